@@ -1,0 +1,90 @@
+# Flask production stack: `make help` lists every target.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+# --- Variables (override on the command line or in the environment) ----------------------
+PYTHON ?= python3
+VENV ?= .venv
+BIND_ADDRESS ?= 127.0.0.1
+HTTP_PORT ?= 8080
+HTTPS_PORT ?= 8443
+PROMETHEUS_PORT ?= 9090
+PYTEST_ARGS ?=
+export BIND_ADDRESS HTTP_PORT HTTPS_PORT PROMETHEUS_PORT
+
+# Written by `make offline-images`: selects locally built stand-ins for the upstream images.
+-include images.env
+export PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE
+
+COMPOSE := docker compose
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+
+.PHONY: help
+help:  ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: check-docker
+check-docker:  ## Check that Docker Engine and Compose v2 are installed and running
+	@command -v docker >/dev/null 2>&1 || { echo "Docker is not installed: install Docker Engine (https://docs.docker.com/engine/install/) and the Compose v2 plugin."; exit 1; }
+	@docker compose version >/dev/null 2>&1 || { echo "Compose v2 is missing: install the docker-compose-plugin package (the 'docker compose' command)."; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "The Docker daemon is not reachable: start Docker (or add your user to the docker group)."; exit 1; }
+
+.PHONY: init
+init:  ## Create secrets/ and a self-signed certificate in certs/ where absent
+	@scripts/first-run.sh
+
+.PHONY: up
+up: check-docker init  ## Build the images and start the whole stack, waiting until all are healthy
+	$(COMPOSE) up -d --build --wait --wait-timeout 300
+	@echo
+	@echo "  App:        https://localhost:$(HTTPS_PORT)/  (self-signed certificate)"
+	@echo "  Health:     https://localhost:$(HTTPS_PORT)/health"
+	@echo "  API:        https://localhost:$(HTTPS_PORT)/api/items"
+	@echo "  HTTP:       http://localhost:$(HTTP_PORT)/ redirects to HTTPS"
+	@echo "  Prometheus: http://localhost:$(PROMETHEUS_PORT)/"
+
+.PHONY: down
+down: check-docker  ## Stop the stack and keep its data
+	$(COMPOSE) down
+
+.PHONY: destroy
+destroy: check-docker  ## Stop the stack AND delete its data volumes (database, metrics)
+	$(COMPOSE) down --volumes --remove-orphans
+
+.PHONY: ps
+ps:  ## Show the services and their health
+	$(COMPOSE) ps
+
+.PHONY: logs
+logs:  ## Follow the logs of every service (SERVICE=name for one)
+	$(COMPOSE) logs -f --tail=100 $(SERVICE)
+
+.PHONY: offline-images
+offline-images:  ## Build stand-in images from Debian packages where no registry answers (needs root)
+	offline-images/build.sh
+
+$(VENV_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the test virtualenv."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV_STAMP)  ## Create the test virtualenv from the pinned requirements
+
+.PHONY: lint
+lint: $(VENV_STAMP)  ## Lint and check formatting with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+.PHONY: test-unit
+test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
+	$(VENV)/bin/pytest -m unit tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-e2e
+test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
+	$(VENV)/bin/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+.PHONY: test
+test: lint test-unit up test-e2e  ## The whole suite: lint, unit tests, `make up`, end-to-end tests

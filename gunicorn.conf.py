@@ -1,0 +1,107 @@
+"""Gunicorn settings: every value comes from an environment variable with a default.
+
+Gunicorn reads this file from its working directory (/app in the image). Check a change with
+`gunicorn --check-config`. Sizing: GUNICORN_WORKERS x GUNICORN_THREADS requests run at once
+per container; the database pool per worker is sized from GUNICORN_THREADS (see app/config.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+# --- What to serve and where -------------------------------------------------------------
+wsgi_app = os.environ.get("GUNICORN_APP", "app:create_app()")
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# nginx is the only client; ProxyFix in the app reads X-Forwarded-*, so gunicorn trusts
+# forwarded headers from no one but itself.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# --- Workers ------------------------------------------------------------------------------
+workers = _env_int("GUNICORN_WORKERS", 2)
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _env_int("GUNICORN_THREADS", 4)
+# Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
+# all workers from restarting at the same moment.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# A worker silent for this long is killed and replaced.
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM, in-flight requests get this long to finish (compose's stop_grace_period is longer).
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+# Longer than nginx's upstream keepalive_timeout (4 s), so nginx closes idle connections first.
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# Heartbeat files in memory: a read-only root filesystem and no disk stalls.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")
+preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in {"1", "true", "yes"}
+
+# --- Logs: JSON on stdout; the app writes the one access line per request ------------------
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+accesslog = None
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+    },
+    "root": {"level": loglevel.upper(), "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+    },
+}
+
+# --- Metrics: prometheus multiprocess mode ------------------------------------------------
+# PROMETHEUS_MULTIPROC_DIR is set in the image and lives on a tmpfs. Each worker writes its
+# samples there; the master serves their sum on METRICS_PORT, which nginx never exposes.
+metrics_port = _env_int("METRICS_PORT", 9100)
+
+
+def _reset_multiproc_dir() -> None:
+    """Empty the metrics directory so samples from a previous run are never summed in."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    if path.exists():
+        for child in path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def on_starting(server) -> None:
+    """Refuse to start with a bad configuration, before any worker serves a request."""
+    _reset_multiproc_dir()
+    from app.config import ConfigError, get_config
+
+    try:
+        get_config()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr, flush=True)
+        sys.exit(78)  # EX_CONFIG: gunicorn exits and the container reports the line above
+
+
+def when_ready(server) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
+
+        GunicornPrometheusMetrics.start_http_server_when_ready(metrics_port)
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
+
+        GunicornPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build stand-ins for the upstream images from Debian 12 packages, for machines where no
+# container registry answers. Writes ../images.env with the variables that select them and
+# prints it. Nothing is retagged under an upstream name: every stand-in is called
+# flask-stack-offline/<name>:<debian version>. See README.md beside this script.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+out=${OFFLINE_IMAGES_ENV:-$root/images.env}
+prefix=flask-stack-offline
+base=$prefix/debian:bookworm
+
+log() { printf '[offline-images] %s\n' "$*" >&2; }
+
+build_base() {
+  if docker image inspect "$base" >/dev/null 2>&1; then
+    return
+  fi
+  command -v debootstrap >/dev/null || { log "debootstrap is needed to build $base (apt-get install debootstrap)"; exit 1; }
+  [ "$(id -u)" = 0 ] || { log "building $base with debootstrap needs root"; exit 1; }
+  local sources=/etc/apt/sources.list.d/debian.sources mirror rootfs
+  mirror=$(awk '/^URIs:/ {print $2; exit}' "$sources")
+  rootfs=$(mktemp -d)
+  log "debootstrap bookworm from $mirror (about 30 s)"
+  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
+  # The image uses the same package sources and trusts the same CA bundle as this machine,
+  # so apt-get and pip work inside builds even where HTTPS is re-signed by a local CA.
+  rm -f "$rootfs/etc/apt/sources.list"
+  cp "$sources" "$rootfs/etc/apt/sources.list.d/debian.sources"
+  mkdir -p "$rootfs/usr/local/share/offline-ca"
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/usr/local/share/offline-ca/ca-certificates.crt"
+  # Package scripts must not try to start services while images build.
+  printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
+  chmod 755 "$rootfs/usr/sbin/policy-rc.d"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+  tar -C "$rootfs" -c . | docker import \
+    -c 'ENV PIP_CERT=/usr/local/share/offline-ca/ca-certificates.crt' \
+    -c 'ENV REQUESTS_CA_BUNDLE=/usr/local/share/offline-ca/ca-certificates.crt' \
+    -c 'CMD ["bash"]' - "$base" >/dev/null
+  rm -rf "$rootfs"
+  log "built $base"
+}
+
+build_standin() {  # name tag
+  local name=$1 tag=$2
+  log "building $prefix/$name:$tag"
+  docker build -q --build-arg BASE_IMAGE="$base" -t "$prefix/$name:$tag" "$here/$name" >/dev/null
+}
+
+build_base
+build_standin python 3.11
+build_standin nginx 1.22
+build_standin postgres 15
+build_standin redis 7.0
+build_standin prometheus 2.42
+
+cat > "$out" <<ENV
+# Written by offline-images/build.sh: stand-ins built from Debian 12 packages.
+# Delete this file to go back to the upstream images.
+PYTHON_IMAGE=$prefix/python:3.11
+NGINX_IMAGE=$prefix/nginx:1.22
+POSTGRES_IMAGE=$prefix/postgres:15
+REDIS_IMAGE=$prefix/redis:7.0
+PROMETHEUS_IMAGE=$prefix/prometheus:2.42
+ENV
+log "wrote $out:"
+cat "$out"
