@@ -1,0 +1,93 @@
+"""Helpers for end-to-end tests: where the stack listens and how to drive it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "localhost"
+HTTP_PORT = int(os.environ.get("HTTP_PORT", "8080"))
+HTTPS_PORT = int(os.environ.get("HTTPS_PORT", "8443"))
+PROMETHEUS_PORT = int(os.environ.get("PROMETHEUS_PORT", "9090"))
+BASE = f"https://{HOST}:{HTTPS_PORT}"
+HTTP_BASE = f"http://{HOST}:{HTTP_PORT}"
+CA_FILE = str(ROOT / os.environ.get("CERT_DIR", "certs") / "fullchain.pem")
+
+
+def compose(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run `docker compose` on this project, from its root, with the Makefile's environment."""
+    return subprocess.run(
+        ["docker", "compose", *args],
+        cwd=ROOT,
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def container_id(service: str) -> str:
+    return compose("ps", "--all", "-q", service).stdout.strip()
+
+
+def inspect(service: str) -> dict:
+    out = subprocess.run(
+        ["docker", "inspect", container_id(service)], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout)[0]
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout: float = 60, interval: float = 0.5, what: str = ""
+) -> None:
+    """Poll until condition() is true; fail the test with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (requests.RequestException, subprocess.SubprocessError):
+            pass
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what or condition.__name__}")
+
+
+def service_health(service: str) -> str:
+    state = inspect(service)["State"]
+    return state.get("Health", {}).get("Status", state["Status"])
+
+
+def wait_healthy(service: str, timeout: float = 120) -> None:
+    wait_for(lambda: service_health(service) == "healthy", timeout, 1, f"{service} healthy")
+
+
+def new_session(retry_on_429: bool = True) -> requests.Session:
+    """A client that trusts the stack's certificate; by default it honours 429 Retry-After
+    the way a well-behaved API client does, so tests stay within the edge's rate limit."""
+    session = requests.Session()
+    # Ignore REQUESTS_CA_BUNDLE and proxy variables: they would override `verify` per request.
+    session.trust_env = False
+    session.verify = CA_FILE
+    if retry_on_429:
+        retry = Retry(
+            total=8,
+            connect=0,
+            read=0,
+            status=8,
+            status_forcelist=[429],
+            allowed_methods=None,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session

@@ -1,0 +1,446 @@
+"""The nginx edge: TLS, redirects, headers, static files, compression, limits, request ids."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .stack import (
+    BASE,
+    CA_FILE,
+    HTTP_BASE,
+    HTTP_PORT,
+    HTTPS_PORT,
+    ROOT,
+    compose,
+    new_session,
+    wait_healthy,
+)
+
+SECURITY_HEADERS = [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Permissions-Policy",
+    "X-Request-ID",
+]
+
+
+def tls_client(**kwargs) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=CA_FILE)
+    for name, value in kwargs.items():
+        setattr(context, name, value)
+    return context
+
+
+def handshake(context: ssl.SSLContext, port: int = HTTPS_PORT) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def header_count(response: requests.Response, name: str) -> int:
+    return len(response.raw.headers.getlist(name))
+
+
+def assert_security_headers_once(response: requests.Response) -> None:
+    for name in SECURITY_HEADERS:
+        assert header_count(response, name) == 1, (
+            f"{name} appears {header_count(response, name)} times on a {response.status_code}"
+        )
+    assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Server"] == "nginx", "the Server header must carry no version"
+
+
+def landing_stylesheet(http: requests.Session) -> str:
+    page = http.get(f"{BASE}/", timeout=5)
+    match = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page.text)
+    assert match, "the landing page does not link a fingerprinted stylesheet"
+    return match.group(1)
+
+
+# --- TLS ---------------------------------------------------------------------------------
+
+
+def test_alpn_negotiates_http2():
+    context = tls_client()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with handshake(context) as sock:
+        assert sock.selected_alpn_protocol() == "h2"
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_1_2_and_1_3_are_accepted(version):
+    context = tls_client(minimum_version=version, maximum_version=version)
+    with handshake(context) as sock:
+        assert sock.version() == version.name.replace("v1_", "v1.")
+
+
+def legacy_client() -> ssl.SSLContext:
+    """A client that offers only TLS 1.0/1.1, at OpenSSL security level 0 so that it can."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.minimum_version = ssl.TLSVersion.TLSv1
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    return context
+
+
+@pytest.fixture
+def local_tls11_server(tmp_path: Path) -> Iterator[int]:
+    """A TLS 1.1 server on loopback, to prove the legacy client can really speak TLS 1.1."""
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    server_context.minimum_version = ssl.TLSVersion.TLSv1
+    server_context.maximum_version = ssl.TLSVersion.TLSv1_1
+    server_context.load_cert_chain(ROOT / "certs" / "fullchain.pem", ROOT / "certs" / "privkey.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            with server_context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    listener.close()
+    thread.join(timeout=5)
+
+
+def test_tls_1_1_and_older_are_refused(local_tls11_server):
+    client = legacy_client()
+    with handshake(client, port=local_tls11_server) as sock:
+        assert sock.version() == "TLSv1.1", "the test client cannot speak TLS 1.1: proves nothing"
+    with pytest.raises(ssl.SSLError):
+        handshake(client).close()
+
+
+def test_tls_sessions_are_resumed():
+    context = tls_client(maximum_version=ssl.TLSVersion.TLSv1_2)
+    with handshake(context) as first:
+        session = first.session
+    raw = socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5)
+    with context.wrap_socket(raw, server_hostname="localhost", session=session) as second:
+        assert second.session_reused
+
+
+# --- Redirects and hosts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/a?b=1", "/api/items?limit=5&offset=10", "/x/y%20z"])
+def test_http_redirects_with_301_keeping_host_port_path_and_query(path):
+    response = requests.get(f"{HTTP_BASE}{path}", allow_redirects=False, timeout=5)
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://localhost:{HTTPS_PORT}{path}"
+
+
+def test_acme_challenge_is_served_over_plain_http():
+    token = f"test-{uuid.uuid4().hex}"
+    challenge_dir = ROOT / "certs" / "acme" / ".well-known" / "acme-challenge"
+    path = challenge_dir / token
+    path.write_text("challenge-response")
+    path.chmod(0o644)
+    try:
+        response = requests.get(
+            f"{HTTP_BASE}/.well-known/acme-challenge/{token}", allow_redirects=False, timeout=5
+        )
+        assert response.status_code == 200
+        assert response.text == "challenge-response"
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("scheme_port", [("https", HTTPS_PORT), ("http", HTTP_PORT)])
+def test_unknown_host_is_closed_without_an_answer(scheme_port):
+    scheme, port = scheme_port
+    with pytest.raises(requests.ConnectionError):
+        requests.get(
+            f"{scheme}://localhost:{port}/",
+            headers={"Host": "evil.example"},
+            verify=CA_FILE,
+            allow_redirects=False,
+            timeout=5,
+        )
+
+
+# --- Headers -----------------------------------------------------------------------------
+
+
+def test_security_headers_appear_once_on_a_200(http):
+    response = http.get(f"{BASE}/api/items", timeout=5)
+    assert response.status_code == 200
+    assert_security_headers_once(response)
+
+
+@pytest.mark.parametrize("path", ["/api/items/999999999", "/static/no-such-file.css", "/nope"])
+def test_security_headers_appear_once_on_a_404(http, path):
+    response = http.get(f"{BASE}{path}", timeout=5)
+    assert response.status_code == 404
+    assert_security_headers_once(response)
+
+
+def test_http_responses_carry_no_hsts():
+    response = requests.get(f"{HTTP_BASE}/", allow_redirects=False, timeout=5)
+    assert "Strict-Transport-Security" not in response.headers
+
+
+# --- Request ids -------------------------------------------------------------------------
+
+
+def test_a_well_formed_client_request_id_is_kept(http):
+    request_id = f"client-{uuid.uuid4().hex}"
+    response = http.get(f"{BASE}/healthz", headers={"X-Request-ID": request_id}, timeout=5)
+    assert response.headers["X-Request-ID"] == request_id
+
+
+@pytest.mark.parametrize("bad", ["short", "has spaces in it", "x" * 200, "semi;colon-1234"])
+def test_a_malformed_client_request_id_is_replaced(http, bad):
+    response = http.get(f"{BASE}/healthz", headers={"X-Request-ID": bad}, timeout=5)
+    assert response.headers["X-Request-ID"] != bad
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+
+
+def test_spoofed_forwarded_for_never_becomes_the_client_address(http):
+    request_id = f"spoof-{uuid.uuid4().hex}"
+    response = http.get(
+        f"{BASE}/api/items",
+        headers={"X-Request-ID": request_id, "X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    app_line = find_log_line("app", request_id)
+    assert app_line["remote_addr"] != "6.6.6.6"
+    assert "6.6.6.6" not in json.dumps(app_line)
+    edge_line = find_log_line("nginx", request_id)
+    assert edge_line["remote_addr"] == app_line["remote_addr"]
+    for field in ("time", "method", "uri", "status", "bytes", "request_time", "upstream_time"):
+        assert field in edge_line
+    assert edge_line["user_agent"].startswith("python-requests")
+
+
+def find_log_line(service: str, request_id: str, timeout: float = 10) -> dict:
+    """The JSON log line of `service` that carries `request_id`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = compose("logs", "--no-color", "--no-log-prefix", "--since", "5m", service).stdout
+        for line in logs.splitlines():
+            # Compose may put terminal control codes before the line: the JSON starts at "{".
+            if request_id in line and "{" in line:
+                record = json.loads(line[line.index("{") :])
+                if record.get("request_id") == request_id:
+                    return record
+        time.sleep(0.5)
+    pytest.fail(f"no {service} log line carries request id {request_id}")
+
+
+# --- Static files and compression -------------------------------------------------------
+
+
+def test_fingerprinted_assets_are_cached_for_a_year_as_immutable(http):
+    response = http.get(f"{BASE}{landing_stylesheet(http)}", timeout=5)
+    assert response.status_code == 200
+    cache_control = response.headers["Cache-Control"]
+    assert "max-age=31536000" in cache_control
+    assert "immutable" in cache_control
+    assert_security_headers_once(response)
+
+
+def test_unfingerprinted_assets_get_a_shorter_cache(http):
+    response = http.get(f"{BASE}/static/css/site.css", timeout=5)
+    assert response.status_code == 200
+    max_age = int(re.search(r"max-age=(\d+)", response.headers["Cache-Control"]).group(1))
+    assert 0 < max_age < 31536000
+    assert "immutable" not in response.headers["Cache-Control"]
+
+
+def test_static_text_is_served_precompressed_with_vary(http):
+    url = f"{BASE}{landing_stylesheet(http)}"
+    plain = http.get(url, headers={"Accept-Encoding": "identity"}, timeout=5)
+    gzipped = http.get(url, headers={"Accept-Encoding": "gzip"}, stream=True, timeout=5)
+    body = gzipped.raw.read(decode_content=False)
+    assert gzipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in gzipped.headers["Vary"]
+    assert body[:2] == b"\x1f\x8b"
+    assert len(body) < len(plain.content)
+    # gzip_static serves the file built with the image, whose length nginx knows up front.
+    assert "Content-Length" in gzipped.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_dynamic_html_and_json_are_gzipped(http, path):
+    # Enough rows that the body is over gzip_min_length.
+    response = http.get(f"{BASE}{path}", headers={"Accept-Encoding": "gzip"}, timeout=5)
+    if len(response.content) >= 256:
+        assert response.headers.get("Content-Encoding") == "gzip"
+        assert "Accept-Encoding" in response.headers.get("Vary", "")
+
+
+def test_a_large_json_list_is_gzipped(http):
+    for index in range(3):
+        http.post(
+            f"{BASE}/api/items", json={"name": f"gzip probe {index}", "description": "x" * 200}
+        )
+    response = http.get(f"{BASE}/api/items", headers={"Accept-Encoding": "gzip"}, timeout=5)
+    assert response.status_code == 200
+    assert response.headers.get("Content-Encoding") == "gzip"
+
+
+# --- Limits -------------------------------------------------------------------------------
+
+
+def test_a_body_over_1_mib_gets_413_json(http):
+    response = http.post(
+        f"{BASE}/api/items",
+        data=b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}',
+        headers={"Content-Type": "application/json"},
+        timeout=20,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"]
+    assert_security_headers_once(response)
+
+
+def test_a_burst_gets_429_with_retry_after_and_no_5xx():
+    session = new_session(retry_on_429=False)
+    url = f"{BASE}/api/items?limit=1"
+
+    def fetch(_: int) -> requests.Response:
+        return session.get(url, timeout=10)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(fetch, range(150)))
+    statuses = [r.status_code for r in responses]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, f"no 429 in a burst of 150: {sorted(set(statuses))}"
+    assert not [s for s in statuses if s >= 500], statuses
+    assert set(statuses) <= {200, 429}
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert limited[0].json()["error"]["code"] == "rate_limited"
+    assert_security_headers_once(limited[0])
+    time.sleep(2)  # let the bucket refill for the tests that follow
+
+
+def test_health_and_static_are_not_rate_limited(http):
+    session = new_session(retry_on_429=False)
+    stylesheet = landing_stylesheet(http)
+
+    def fetch(index: int) -> int:
+        path = "/healthz" if index % 2 else stylesheet
+        return session.get(f"{BASE}{path}", timeout=10).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(fetch, range(150)))
+    assert set(statuses) == {200}
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/stub_status", "/nginx_status"])
+def test_internal_endpoints_are_404_at_the_edge(http, path):
+    assert http.get(f"{BASE}{path}", timeout=5).status_code == 404
+
+
+def raw_https(request: bytes) -> bytes:
+    """Send raw bytes over TLS and return whatever comes back before the server closes."""
+    with handshake(tls_client()) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, ssl.SSLError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
+def status_of(raw: bytes) -> int:
+    return int(raw.split(b" ", 2)[1])
+
+
+def test_oversized_headers_are_refused_with_a_4xx():
+    request = (
+        b"GET /api/items HTTP/1.1\r\nHost: localhost\r\nX-Big: "
+        + b"a" * 20000
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    assert 400 <= status_of(raw_https(request)) < 500
+
+
+def test_a_malformed_request_line_is_refused_with_a_4xx():
+    assert 400 <= status_of(raw_https(b"G@T /\x01 HTTP/1.1\r\nHost: localhost\r\n\r\n")) < 500
+
+
+def test_an_unknown_method_never_reaches_the_app_as_a_success(http):
+    response = http.request("BREW", f"{BASE}/api/items", timeout=5)
+    assert 400 <= response.status_code < 500
+
+
+# --- With the app stopped -----------------------------------------------------------------
+
+
+@pytest.fixture
+def app_stopped() -> Iterator[None]:
+    compose("stop", "app")
+    try:
+        yield
+    finally:
+        compose("start", "app")
+        wait_healthy("app")
+        wait_healthy("nginx")
+
+
+def test_with_the_app_stopped_static_files_still_serve_and_proxied_paths_fail_cleanly(
+    http, app_stopped
+):
+    stylesheet = http.get(f"{BASE}{landing_stylesheet_cached()}", timeout=10)
+    assert stylesheet.status_code == 200
+    assert "immutable" in stylesheet.headers["Cache-Control"]
+    gzipped = http.get(
+        f"{BASE}{landing_stylesheet_cached()}", headers={"Accept-Encoding": "gzip"}, timeout=10
+    )
+    assert gzipped.headers["Content-Encoding"] == "gzip"
+
+    api = http.get(f"{BASE}/api/items", timeout=20)
+    assert api.status_code in {502, 503, 504}
+    assert api.headers["Content-Type"].startswith("application/json")
+    assert api.json()["error"]["code"]
+    assert_security_headers_once(api)
+
+    page = http.get(f"{BASE}/", timeout=20)
+    assert page.status_code in {502, 503, 504}
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "nginx" not in page.text.lower(), "nginx's default error page leaked"
+    assert_security_headers_once(page)
+
+
+_STYLESHEET: list[str] = []
+
+
+def landing_stylesheet_cached() -> str:
+    """The stylesheet URL, read once while the app is still up."""
+    if not _STYLESHEET:
+        _STYLESHEET.append(landing_stylesheet(new_session()))
+    return _STYLESHEET[0]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remember_stylesheet() -> None:
+    landing_stylesheet_cached()

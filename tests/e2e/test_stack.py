@@ -1,0 +1,104 @@
+"""The stack boots, every service is healthy, and the basic edge contract holds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+
+import requests
+
+from .stack import BASE, CA_FILE, HTTP_BASE, HTTPS_PORT, ROOT, compose, inspect
+
+SERVICES = ["nginx", "app", "postgres", "redis", "prometheus"]
+
+
+def test_healthz_answers_ok_through_nginx(http):
+    response = http.get(f"{BASE}/healthz", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_http_redirects_to_https_keeping_port_path_and_query():
+    response = requests.get(f"{HTTP_BASE}/a?b=1", allow_redirects=False, timeout=5)
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://localhost:{HTTPS_PORT}/a?b=1"
+
+
+def test_every_service_reports_healthy():
+    rows = [json.loads(line) for line in compose("ps", "--format", "json").stdout.splitlines()]
+    health = {row["Service"]: row.get("Health") for row in rows}
+    for service in SERVICES:
+        assert health.get(service) == "healthy", f"{service}: {health.get(service)}"
+
+
+def test_migrations_ran_once_and_exited_cleanly():
+    state = inspect("migrate")["State"]
+    assert state["Status"] == "exited"
+    assert state["ExitCode"] == 0
+
+
+def test_app_processes_run_as_a_non_root_user():
+    top = compose("top", "app").stdout.splitlines()
+    header_index = next(i for i, line in enumerate(top) if line.startswith("UID"))
+    processes = [line.split() for line in top[header_index + 1 :] if line.strip()]
+    assert processes, "no app process found"
+    for process in processes:
+        uid = process[0]
+        assert uid not in {"0", "root"}, f"app process runs as root: {process}"
+    assert any("gunicorn" in " ".join(p) for p in processes)
+    assert inspect("app")["Config"]["User"].split(":")[0] == "10001"
+
+
+def test_only_nginx_and_prometheus_publish_ports_and_only_on_loopback():
+    for service in SERVICES:
+        ports = inspect(service)["HostConfig"]["PortBindings"] or {}
+        if service in {"nginx", "prometheus"}:
+            assert ports, f"{service} publishes nothing"
+            for bindings in ports.values():
+                for binding in bindings:
+                    assert binding["HostIp"] == os.environ.get("BIND_ADDRESS", "127.0.0.1")
+        else:
+            assert not ports, f"{service} publishes {ports}"
+
+
+def test_landing_page_uses_a_stylesheet_served_by_nginx(http):
+    page = http.get(f"{BASE}/", timeout=5)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    stylesheet = re.search(r'href="(/static/[^"]+\.css)"', page.text)
+    assert stylesheet, "the landing page links no stylesheet under /static/"
+    css = http.get(f"{BASE}{stylesheet.group(1)}", timeout=5)
+    assert css.status_code == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+
+
+def _fingerprint() -> dict[str, str]:
+    """What a second `make up` must leave as it is: secrets, certificate, containers."""
+    files = [ROOT / "secrets" / n for n in ("secret_key", "postgres_password", "redis_password")]
+    files += [ROOT / "certs" / "fullchain.pem", ROOT / "certs" / "privkey.pem"]
+    state = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    for service in SERVICES:
+        state[service] = inspect(service)["Id"]
+    return state
+
+
+def test_second_make_up_succeeds_and_changes_nothing():
+    before = _fingerprint()
+    result = subprocess.run(
+        ["make", "up"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"https://localhost:{HTTPS_PORT}/" in result.stdout
+    assert _fingerprint() == before
+    secrets_dir = ROOT / "secrets"
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+
+
+def test_certificate_covers_localhost_and_loopback_address():
+    for host in ("localhost", "127.0.0.1"):
+        response = requests.get(f"https://{host}:{HTTPS_PORT}/healthz", verify=CA_FILE, timeout=5)
+        assert response.status_code == 200
