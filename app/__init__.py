@@ -1,0 +1,98 @@
+"""The Flask application factory; gunicorn loads ``app:create_app()``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import extensions
+from app.assets import load_manifest, make_asset_url
+from app.config import ConfigError, get_config
+from app.errors import register_error_handlers
+from app.logs import configure_logging
+from app.request_log import register_request_logging
+from app.sentry import init_sentry
+from app.version import __version__
+
+__all__ = ["ConfigError", "__version__", "create_app"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from FLASK_CONFIG (or ``overrides["FLASK_CONFIG"]``) plus OVERRIDES.
+
+    ``{"TESTING": True}`` alone selects the testing config.
+    """
+    settings = dict(overrides or {})
+    name = settings.pop("FLASK_CONFIG", None)
+    if name is None and settings.get("TESTING"):
+        name = "testing"
+    config = get_config(name)
+    configure_logging(settings.get("LOG_LEVEL", config.LOG_LEVEL))
+
+    serve_static = settings.get("SERVE_STATIC", config.SERVE_STATIC)
+    app = Flask(__name__, static_folder="static" if serve_static else None)
+    app.config.from_object(config)
+    app.config.update(settings)
+    if config.NAME == "production":
+        app.config.update(DEBUG=False, TESTING=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    _bind_extensions(app)
+    _register_blueprints(app)
+    _register_asset_url(app)
+    _trust_one_proxy(app)
+    register_request_logging(app)
+    register_error_handlers(app)
+    init_sentry(app)
+    return app
+
+
+def _bind_extensions(app: Flask) -> None:
+    from app.items import models  # noqa: F401  (registers the tables on db.metadata)
+
+    # Attributes of the module, not imported names: ``app.migrate`` and ``app.metrics`` are
+    # also submodules of this package, and importing them would rebind such names.
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS_DIR))
+    extensions.cache.init_app(app)
+    with app.app_context():
+        engine = extensions.db.engine  # created here, connects only when first used
+    extensions.metrics.init_app(app, engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.health import bp as health_bp
+    from app.items import bp as items_bp
+    from app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(items_bp)
+
+
+def _register_asset_url(app: Flask) -> None:
+    """Expose ``asset_url(name)`` to templates, fingerprinted when a manifest lists NAME."""
+    manifest_path = app.config.get("ASSET_MANIFEST")
+    if manifest_path is None and (PACKAGE_DIR / "static" / "manifest.json").is_file():
+        manifest_path = str(PACKAGE_DIR / "static" / "manifest.json")
+    app.jinja_env.globals["asset_url"] = make_asset_url(load_manifest(manifest_path))
+
+
+def _trust_one_proxy(app: Flask) -> None:
+    """Take client address, scheme, host, port and prefix from the X-Forwarded-* of nginx."""
+    counts = app.config["PROXY_FIX"]
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app,
+        x_for=counts["for"],
+        x_proto=counts["proto"],
+        x_host=counts["host"],
+        x_port=counts["port"],
+        x_prefix=counts["prefix"],
+    )

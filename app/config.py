@@ -1,0 +1,332 @@
+"""Configuration classes; each reads the environment once, when it is instantiated.
+
+Every variable (default in brackets). Those marked * are secrets and may instead be read
+from a file named by ``<NAME>_FILE`` (its contents are stripped); ``_FILE`` wins when both
+are set. Outside development, secrets that look like placeholders are refused.
+
+General
+  FLASK_CONFIG               [production] production | development | testing
+  SECRET_KEY *               required outside development/testing; >= 32 bytes
+  APP_VERSION                [package __version__, 1.0.0] reported by /health, metrics, Sentry
+  LOG_LEVEL                  [INFO] DEBUG | INFO | WARNING | ERROR | CRITICAL
+  ASSET_MANIFEST             [app/static/manifest.json if present] fingerprinted asset names
+
+Database
+  DATABASE_URL *             [built from POSTGRES_*] full SQLAlchemy URL, overrides POSTGRES_*
+  POSTGRES_HOST              [postgres]
+  POSTGRES_PORT              [5432]
+  POSTGRES_DB                [app]
+  POSTGRES_USER              [app]
+  POSTGRES_PASSWORD *        required in production unless DATABASE_URL is set
+  DB_POOL_SIZE               [GUNICORN_THREADS, itself 4] persistent connections per worker
+  DB_MAX_OVERFLOW            [2] extra connections per worker under bursts
+  DB_POOL_TIMEOUT            [5] seconds a request waits for a pooled connection
+  DB_POOL_RECYCLE            [1800] seconds before a connection is replaced
+  DB_POOL_PRE_PING           [true] test a connection before handing it out
+  DB_CONNECT_TIMEOUT         [2] seconds to open a connection to Postgres
+
+Cache
+  REDIS_URL                  [redis://redis:6379/0]
+  REDIS_PASSWORD *           [none]
+  CACHE_KEY_PREFIX           [flaskstack:]
+  CACHE_DEFAULT_TIMEOUT      [300] seconds a cached item lives
+  STATS_CACHE_TIMEOUT        [30] seconds /api/stats is served from the cache
+
+Reverse proxy (how many proxies set each X-Forwarded-* header; nginx is the one proxy)
+  PROXY_FIX_X_FOR [1], PROXY_FIX_X_PROTO [1], PROXY_FIX_X_HOST [1], PROXY_FIX_X_PORT [1],
+  PROXY_FIX_X_PREFIX [1]
+
+Error reporting
+  SENTRY_DSN *               [unset: Sentry disabled]
+  SENTRY_ENVIRONMENT         [FLASK_CONFIG]
+  SENTRY_TRACES_SAMPLE_RATE  [0] 0.0 .. 1.0
+
+Metrics
+  PROMETHEUS_MULTIPROC_DIR   [unset] set by the image: metrics are written there for the
+                             gunicorn master to serve; unset: in-process registry, no endpoint
+
+Connection budget. Each gunicorn worker has its own pool, and a worker's threads each hold at
+most one connection at a time, so pool_size = GUNICORN_THREADS. One app container opens at most
+  GUNICORN_WORKERS x (DB_POOL_SIZE + DB_MAX_OVERFLOW) = 2 x (4 + 2) = 12 connections,
+plus one short-lived connection per concurrent /health check. Postgres allows
+max_connections = 100, of which 3 are reserved for superusers: 97 / 12 leaves room for about
+seven app containers at the defaults, with headroom for the migration job (2), health checks
+and an operator's psql. Raise workers or threads and this sum must be redone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.pool import StaticPool
+
+from app.version import __version__
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_SECRET_KEY_BYTES = 32
+MAX_CONTENT_LENGTH = 1024 * 1024
+# Redis is a cache: a slow or dead Redis must cost a request at most this many seconds.
+REDIS_SOCKET_TIMEOUT = 1.0
+
+_PLACEHOLDERS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "dev",
+        "development",
+        "password",
+        "test",
+        "example",
+        "placeholder",
+        "todo",
+        "xxx",
+    }
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message is one line naming the variable."""
+
+
+def is_placeholder(value: str) -> bool:
+    """Tell whether a secret is a well-known placeholder rather than a real value."""
+    lowered = value.strip().lower()
+    squashed = lowered.replace("-", "").replace("_", "")
+    return (
+        lowered in _PLACEHOLDERS
+        or lowered.startswith(("replace", "change"))
+        or "changeme" in squashed
+    )
+
+
+class Env:
+    """Typed, validated access to one snapshot of the environment."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str) -> str:
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def secret(self, name: str) -> str | None:
+        file_name = self._environ.get(f"{name}_FILE", "").strip()
+        if file_name:
+            try:
+                value = Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE cannot be read ({exc.strerror or exc})") from None
+            if not value:
+                raise ConfigError(f"{name}_FILE points to an empty file")
+            return value
+        return self.optional(name)
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, name: str, default: float, minimum: float, maximum: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+class Config:
+    """Settings shared by every environment; subclasses relax or tighten them."""
+
+    NAME = "base"
+    DEBUG = False
+    TESTING = False
+    # Placeholder secrets and missing required secrets are refused unless this is False.
+    STRICT_SECRETS = True
+    # Flask serves /static/ itself only where no nginx is in front (development, tests).
+    SERVE_STATIC = False
+    MAX_CONTENT_LENGTH = MAX_CONTENT_LENGTH
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = Env(os.environ if environ is None else environ)
+        self.APP_VERSION = env.str("APP_VERSION", __version__)
+        self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+        if self.LOG_LEVEL not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        self.ASSET_MANIFEST = env.optional("ASSET_MANIFEST")
+        self.SECRET_KEY = self._load_secret_key(env)
+        self.SQLALCHEMY_DATABASE_URI = self._load_database_url(env)
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._load_engine_options(env)
+        self._load_cache(env)
+        self.PROXY_FIX = {
+            key: env.int(f"PROXY_FIX_X_{key.upper()}", 1)
+            for key in ("for", "proto", "host", "port", "prefix")
+        }
+        self.SENTRY_DSN = env.secret("SENTRY_DSN")
+        self.SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", self.NAME)
+        self.SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", 0.0, 0.0, 1.0)
+        self.PROMETHEUS_MULTIPROC_DIR = self._load_multiproc_dir(env)
+
+    # Each loader is a method so that an environment can change one concern only.
+
+    def _checked_secret(self, env: Env, name: str, required: bool) -> str | None:
+        value = env.secret(name)
+        if value is None:
+            if required and self.STRICT_SECRETS:
+                raise ConfigError(f"{name} is missing")
+            return None
+        if self.STRICT_SECRETS and is_placeholder(value):
+            raise ConfigError(f"{name} is a placeholder value")
+        return value
+
+    def _load_secret_key(self, env: Env) -> str:
+        value = self._checked_secret(env, "SECRET_KEY", required=True)
+        if value is None:
+            # Only reachable when secrets are not strict: a per-process random key.
+            return secrets.token_hex(32)
+        if self.STRICT_SECRETS and len(value.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    def _load_database_url(self, env: Env) -> str:
+        url = env.secret("DATABASE_URL")
+        if url is not None:
+            return url
+        password = self._checked_secret(env, "POSTGRES_PASSWORD", required=True)
+        user = quote(env.str("POSTGRES_USER", "app"), safe="")
+        credentials = user if password is None else f"{user}:{quote(password, safe='')}"
+        host = env.str("POSTGRES_HOST", "postgres")
+        port = env.int("POSTGRES_PORT", 5432, minimum=1)
+        name = quote(env.str("POSTGRES_DB", "app"), safe="")
+        return f"postgresql+psycopg2://{credentials}@{host}:{port}/{name}"
+
+    def _load_engine_options(self, env: Env) -> dict[str, Any]:
+        pre_ping = env.bool("DB_POOL_PRE_PING", True)
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            # SQLite (local experiments) has its own pools without size options.
+            return {"pool_pre_ping": pre_ping}
+        threads = env.int("GUNICORN_THREADS", 4, minimum=1)
+        return {
+            "pool_size": env.int("DB_POOL_SIZE", threads, minimum=1),
+            "max_overflow": env.int("DB_MAX_OVERFLOW", 2),
+            "pool_timeout": env.int("DB_POOL_TIMEOUT", 5, minimum=1),
+            "pool_recycle": env.int("DB_POOL_RECYCLE", 1800, minimum=1),
+            "pool_pre_ping": pre_ping,
+            "connect_args": {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", 2, minimum=1)},
+        }
+
+    def _load_cache(self, env: Env) -> None:
+        password = self._checked_secret(env, "REDIS_PASSWORD", required=False)
+        options: dict[str, Any] = {
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry_on_timeout": False,
+            "health_check_interval": 30,
+        }
+        if password is not None:
+            options["password"] = password
+        self.CACHE_TYPE = "RedisCache"
+        self.CACHE_REDIS_URL = env.str("REDIS_URL", "redis://redis:6379/0")
+        self.CACHE_OPTIONS = options
+        self.CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "flaskstack:")
+        self.CACHE_DEFAULT_TIMEOUT = env.int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1)
+        self.STATS_CACHE_TIMEOUT = env.int("STATS_CACHE_TIMEOUT", 30, minimum=1)
+
+    def _load_multiproc_dir(self, env: Env) -> str | None:
+        return env.optional("PROMETHEUS_MULTIPROC_DIR")
+
+
+class ProductionConfig(Config):
+    """Behind nginx, in the container: every secret required and real."""
+
+    NAME = "production"
+
+
+class DevelopmentConfig(Config):
+    """A developer's machine: placeholders accepted, missing secrets generated."""
+
+    NAME = "development"
+    DEBUG = True
+    STRICT_SECRETS = False
+    SERVE_STATIC = True
+
+
+class TestingConfig(Config):
+    """Unit tests: SQLite in memory and an in-process cache; ignores deployment secrets."""
+
+    NAME = "testing"
+    TESTING = True
+    STRICT_SECRETS = False
+    SERVE_STATIC = True
+
+    def _load_secret_key(self, env: Env) -> str:
+        return secrets.token_hex(32)
+
+    def _load_database_url(self, env: Env) -> str:
+        return "sqlite://"
+
+    def _load_engine_options(self, env: Env) -> dict[str, Any]:
+        # One shared in-memory database for every thread of the test client.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+
+    def _load_cache(self, env: Env) -> None:
+        self.CACHE_TYPE = "SimpleCache"
+        self.CACHE_KEY_PREFIX = "test:"
+        self.CACHE_DEFAULT_TIMEOUT = 300
+        self.STATS_CACHE_TIMEOUT = 30
+
+    def _load_multiproc_dir(self, env: Env) -> str | None:
+        return None
+
+
+CONFIGS: dict[str, type[Config]] = {
+    cls.NAME: cls for cls in (ProductionConfig, DevelopmentConfig, TestingConfig)
+}
+
+
+def get_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Build the config named (else FLASK_CONFIG, else production); raise ConfigError if invalid."""
+    source = os.environ if environ is None else environ
+    chosen = (name or source.get("FLASK_CONFIG", "").strip() or "production").lower()
+    try:
+        config_class = CONFIGS[chosen]
+    except KeyError:
+        raise ConfigError(
+            f"FLASK_CONFIG must be one of {', '.join(sorted(CONFIGS))}, got {chosen!r}"
+        ) from None
+    return config_class(source)

@@ -1,0 +1,59 @@
+"""The items table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+# BIGINT in Postgres; SQLite only auto-increments a column declared INTEGER.
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+MAX_ID = 2**63 - 1
+NAME_MAX = 200
+DESCRIPTION_MAX = 2000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Item(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(NAME_MAX), nullable=False)
+    description: Mapped[str | None] = mapped_column(sa.String(DESCRIPTION_MAX), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=utc_now, server_default=sa.func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True),
+        nullable=False,
+        default=utc_now,
+        onupdate=utc_now,
+        server_default=sa.func.now(),
+    )
+
+    __table_args__ = (sa.Index("ix_items_created_at_id", "created_at", "id"),)
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC ending in ``Z``; naive values (SQLite) are taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def item_to_dict(item: Item) -> dict[str, object]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "description": item.description,
+        "created_at": iso_utc(item.created_at),
+        "updated_at": iso_utc(item.updated_at),
+    }

@@ -1,0 +1,114 @@
+"""Item operations against the database, with single items and statistics cached.
+
+Lists are never cached, so a page read after a write is always current. Single items
+(``item:<id>``) and the statistics (``stats``) are cached, and every write deletes both keys
+after its commit, so the next read after a write goes to the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.caching import cache_delete, cache_get, cache_set
+from app.extensions import db
+from app.items.models import MAX_ID, Item, iso_utc, item_to_dict
+
+STATS_KEY = "stats"
+
+
+def item_key(item_id: int) -> str:
+    return f"item:{item_id}"
+
+
+def _invalidate(item_id: int) -> None:
+    cache_delete(item_key(item_id), STATS_KEY)
+
+
+def list_items(limit: int, offset: int) -> dict[str, Any]:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Item)) or 0
+    rows = db.session.scalars(
+        sa.select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit).offset(offset)
+    )
+    return {
+        "items": [item_to_dict(item) for item in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _load(item_id: int) -> Item | None:
+    if item_id > MAX_ID:  # beyond BIGINT: cannot exist, and would not bind as a parameter
+        return None
+    return db.session.get(Item, item_id)
+
+
+def get_item(item_id: int) -> dict[str, Any] | None:
+    if item_id > MAX_ID:
+        return None
+    cached = cache_get(item_key(item_id))
+    if cached is not None:
+        return dict(cached)
+    item = _load(item_id)
+    if item is None:
+        return None
+    data = item_to_dict(item)
+    cache_set(item_key(item_id), data)
+    return data
+
+
+def create_item(fields: dict[str, str | None]) -> dict[str, Any]:
+    item = Item(name=fields["name"], description=fields.get("description"))
+    db.session.add(item)
+    db.session.commit()
+    _invalidate(item.id)
+    return item_to_dict(item)
+
+
+def update_item(item_id: int, fields: dict[str, str | None]) -> dict[str, Any] | None:
+    item = _load(item_id)
+    if item is None:
+        return None
+    changed = False
+    for name, value in fields.items():
+        if getattr(item, name) != value:
+            setattr(item, name, value)
+            changed = True
+    if changed:
+        db.session.commit()
+        _invalidate(item_id)
+    return item_to_dict(item)
+
+
+def delete_item(item_id: int) -> bool:
+    item = _load(item_id)
+    if item is None:
+        return False
+    db.session.delete(item)
+    db.session.commit()
+    _invalidate(item_id)
+    return True
+
+
+def get_stats() -> dict[str, Any]:
+    """Counts and bounds from one aggregate query, cached for STATS_CACHE_TIMEOUT seconds."""
+    cached = cache_get(STATS_KEY)
+    if cached is not None:
+        return dict(cached)
+    count, newest, oldest = db.session.execute(
+        sa.select(
+            sa.func.count(Item.id), sa.func.max(Item.created_at), sa.func.min(Item.created_at)
+        )
+    ).one()
+    stats = {
+        "total_items": count,
+        "newest_item_at": iso_utc(newest),
+        "oldest_item_at": iso_utc(oldest),
+        "generated_at": iso_utc(datetime.now(UTC)),
+    }
+    cache_set(STATS_KEY, stats, timeout=current_app.config["STATS_CACHE_TIMEOUT"])
+    return stats

@@ -1,0 +1,227 @@
+"""Every row of the contract's error table, and the shape of every error body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
+
+from app import create_app
+from app.items import service
+from tests.unit.conftest import ItemFactory, build_app
+
+pytestmark = pytest.mark.unit
+
+# Port 1 on loopback refuses at once: a real driver error without any network.
+UNREACHABLE_POSTGRES = "postgresql+psycopg2://app:pw@127.0.0.1:1/app"
+
+
+def error_of(response: Any) -> dict[str, str]:
+    assert response.is_json, response.data
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert {"code", "message"} <= set(body["error"])
+    assert "Traceback" not in response.get_data(as_text=True)
+    error: dict[str, str] = body["error"]
+    return error
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post(
+        "/api/items", data='{"name": "x"', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("payload", ["", "NaN", "\xff\xfe", '{"name": "x"} trailing'])
+def test_other_unparseable_bodies_are_400(client: FlaskClient, payload: str) -> None:
+    response = client.post(
+        "/api/items", data=payload.encode("latin-1"), content_type="application/json"
+    )
+    assert response.status_code == 400
+    error_of(response)
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_body_that_is_not_json_is_415(client: FlaskClient, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/api/items", data='{"name": "x"}', headers=headers)
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
+
+
+def test_patch_without_json_content_type_is_415(
+    client: FlaskClient, make_item: ItemFactory
+) -> None:
+    item = make_item()
+    response = client.patch(f"/api/items/{item['id']}", data="name=x")
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": None}, "name"),
+        ({"name": 5}, "name"),
+        ({"name": ["x"]}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "nul\x00"}, "name"),
+        ({"name": "ok", "description": "d" * 2001}, "description"),
+        ({"name": "ok", "description": 7}, "description"),
+        ({"name": "ok", "colour": "red"}, "colour"),
+        ({"name": "ok", "id": 3}, "id"),
+    ],
+)
+def test_validation_errors_are_422_naming_the_field(
+    client: FlaskClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/items", json=body)
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert error["field"] == field
+
+
+def test_boundary_lengths_are_accepted(client: FlaskClient) -> None:
+    body = {"name": "x" * 200, "description": "d" * 2000}
+    assert client.post("/api/items", json=body).status_code == 201
+
+
+@pytest.mark.parametrize("body", ["[]", '"name"', "3", "null"])
+def test_json_that_is_not_an_object_is_422(client: FlaskClient, body: str) -> None:
+    response = client.post("/api/items", data=body, content_type="application/json")
+    assert response.status_code == 422
+    error_of(response)
+
+
+def test_patch_validation_errors_are_422(client: FlaskClient, make_item: ItemFactory) -> None:
+    item = make_item()
+    response = client.patch(f"/api/items/{item['id']}", json={"name": None})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "name"
+    response = client.patch(f"/api/items/{item['id']}", json={"extra": 1})
+    assert error_of(response)["field"] == "extra"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=1.5", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
+        ("offset=99999999999999999999999", "offset"),
+    ],
+)
+def test_invalid_list_parameters_are_422_naming_them(
+    client: FlaskClient, query: str, field: str
+) -> None:
+    response = client.get(f"/api/items?{query}")
+    assert response.status_code == 422
+    assert error_of(response)["field"] == field
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/items/999",
+        "/api/nothing-here",
+        "/api",
+        "/api/items/abc",
+        "/api/items/-1",
+        "/api/items/99999999999999999999999999",
+        f"/api/items/{2**63}",
+    ],
+)
+def test_unknown_resources_and_routes_are_404_json(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_huge_ids_are_404_for_every_method(client: FlaskClient) -> None:
+    path = f"/api/items/{10**30}"
+    assert client.patch(path, json={"name": "x"}).status_code == 404
+    assert client.delete(path).status_code == 404
+
+
+def test_wrong_method_is_405_json_with_allow(client: FlaskClient) -> None:
+    response = client.put("/api/items", json={"name": "x"})
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "method_not_allowed"
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert client.post("/api/items/1", json={}).status_code == 405
+
+
+def test_body_over_one_mebibyte_is_413_json(client: FlaskClient) -> None:
+    big = '{"name": "' + "x" * (1024 * 1024) + '"}'
+    response = client.post("/api/items", data=big, content_type="application/json")
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "payload_too_large"
+
+
+def test_unknown_page_outside_the_api_is_html_without_internals(client: FlaskClient) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    text = response.get_data(as_text=True)
+    assert "404" in text
+    assert "Werkzeug" not in text
+    assert "Flask" not in text.replace("Flask stack", "")
+
+
+def test_database_unavailable_is_503_and_the_session_rolls_back(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(service, "list_items", broken)
+    response = client.get("/api/items")
+    assert response.status_code == 503
+    error = error_of(response)
+    assert error["code"] == "database_unavailable"
+    assert "server closed" not in error["message"]
+
+
+def test_unreachable_postgres_gives_503_on_the_api() -> None:
+    app = create_app(
+        {
+            "FLASK_CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": UNREACHABLE_POSTGRES,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 1}},
+        }
+    )
+    response = app.test_client().get("/api/items")
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "database_unavailable"
+    response = app.test_client().post("/api/items", json={"name": "x"})
+    assert response.status_code == 503
+
+
+def test_unexpected_errors_are_500_without_internals(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = build_app(PROPAGATE_EXCEPTIONS=False)
+
+    def explode(*_: Any, **__: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(service, "get_stats", explode)
+    response = app.test_client().get("/api/stats")
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["code"] == "internal_error"
+    assert "secret internal detail" not in response.get_data(as_text=True)
+    logged = [r for r in caplog.records if r.exc_info and r.levelname == "ERROR"]
+    assert logged, "the exception is logged with its traceback"

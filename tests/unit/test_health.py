@@ -1,0 +1,60 @@
+"""Liveness and readiness endpoints."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from tests.unit.conftest import build_app
+from tests.unit.test_cache import BrokenBackend, swap_backend
+from tests.unit.test_errors import UNREACHABLE_POSTGRES
+
+pytestmark = pytest.mark.unit
+
+
+def test_healthz_is_ok_without_checking_anything(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_health_is_healthy_when_everything_answers(client: FlaskClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "status": "healthy",
+        "database": "connected",
+        "cache": "connected",
+        "version": "1.0.0",
+    }
+
+
+def test_health_is_degraded_when_the_cache_fails(app: Flask, client: FlaskClient) -> None:
+    swap_backend(app, BrokenBackend())
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "degraded"
+    assert response.get_json()["cache"] == "disconnected"
+    assert response.get_json()["database"] == "connected"
+
+
+def test_health_is_unhealthy_503_when_the_database_fails() -> None:
+    app = create_app({"FLASK_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": UNREACHABLE_POSTGRES})
+    started = time.monotonic()
+    response = app.test_client().get("/health")
+    assert time.monotonic() - started < 3
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unhealthy"
+    assert body["database"] == "disconnected"
+    assert body["cache"] == "connected"
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_health_reports_the_configured_version() -> None:
+    app = build_app(APP_VERSION="2.3.4")
+    assert app.test_client().get("/health").get_json()["version"] == "2.3.4"

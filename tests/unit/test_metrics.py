@@ -1,0 +1,66 @@
+"""Metrics: bound without an endpoint on the app, with the app's own series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
+
+from app import create_app
+from app.extensions import db
+from app.metrics import MetricsState
+from tests.unit.conftest import build_app
+
+pytestmark = pytest.mark.unit
+
+
+def state_of(app: Flask) -> MetricsState:
+    state: MetricsState = app.extensions["app_metrics"]
+    return state
+
+
+def test_the_app_does_not_serve_metrics(client: FlaskClient) -> None:
+    assert client.get("/metrics").status_code == 404
+
+
+def test_app_info_carries_the_version(app: Flask) -> None:
+    registry = state_of(app).registry
+    assert registry.get_sample_value("app_info", {"version": "1.0.0"}) == 1.0
+
+
+def test_request_metrics_are_grouped_by_route_rule(app: Flask, client: FlaskClient) -> None:
+    client.get("/api/items/41")
+    client.get("/api/items/42")
+    registry = state_of(app).registry
+    labels = {"method": "GET", "status": "404", "url_rule": "/api/items/<int:item_id>"}
+    assert registry.get_sample_value("flask_http_request_duration_seconds_count", labels) == 2
+
+
+def test_pool_gauges_follow_checkouts(tmp_path: Path) -> None:
+    # A file database gets a QueuePool, the pool kind Postgres uses.
+    app = build_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pool.db'}",
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 1},
+    )
+    registry = state_of(app).registry
+    with app.app_context():
+        engine = db.engine
+        with engine.connect(), engine.connect(), engine.connect():
+            assert registry.get_sample_value("app_db_pool_checked_out") == 3
+            assert registry.get_sample_value("app_db_pool_overflow") == 1
+        assert registry.get_sample_value("app_db_pool_checked_out") == 0
+        assert registry.get_sample_value("app_db_pool_overflow") == 0
+        engine.dispose()
+
+
+def test_multiprocess_mode_uses_the_gunicorn_exporter_without_an_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    app = create_app({"FLASK_CONFIG": "testing", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert isinstance(state_of(app).exporter, GunicornPrometheusMetrics)
+    assert state_of(app).exporter.group_by == "url_rule"
+    assert app.test_client().get("/metrics").status_code == 404

@@ -1,0 +1,77 @@
+"""``python -m app.migrate`` and the initial migration, on SQLite files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from app import migrate as migrate_job
+from app.extensions import db
+from tests.unit.test_errors import UNREACHABLE_POSTGRES
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("FLASK_CONFIG", "development")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def job_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    return [line for line in lines if line["logger"] == "app.migrate"]
+
+
+def test_migrate_applies_the_schema_once_and_logs_one_line(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert migrate_job.main() == 0
+    (first,) = job_lines(capsys)
+    assert first["message"] == "migrations applied"
+    assert first["revision"] == "0001"
+    assert migrate_job.main() == 0
+    (second,) = job_lines(capsys)
+    assert second["message"] == "schema already up to date"
+    engine = sa.create_engine(sqlite_url)
+    assert "items" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_migrated_schema_matches_the_models(sqlite_url: str) -> None:
+    assert migrate_job.main() == 0
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_migrate_fails_clearly_when_the_database_never_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLASK_CONFIG", "development")
+    monkeypatch.setenv("DATABASE_URL", UNREACHABLE_POSTGRES)
+    monkeypatch.setenv("MIGRATE_WAIT_SECONDS", "0")
+    assert migrate_job.main() == 1
+    (line,) = job_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert str(line["message"]).startswith("database unreachable after 0 s")
+
+
+def test_migrate_rejects_invalid_configuration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLASK_CONFIG", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    assert migrate_job.main() == 2
+    (line,) = job_lines(capsys)
+    assert "SECRET_KEY is missing" in str(line["message"])
