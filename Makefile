@@ -14,7 +14,8 @@ export BIND_ADDRESS HTTP_PORT HTTPS_PORT PROMETHEUS_PORT
 
 # Written by `make offline-images`: selects locally built stand-ins for the upstream images.
 -include images.env
-export PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE
+export PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE ALERTMANAGER_IMAGE
+export POSTGRES_EXPORTER_IMAGE REDIS_EXPORTER_IMAGE NGINX_EXPORTER_IMAGE
 
 COMPOSE := docker compose
 VENV_PY := $(VENV)/bin/python
@@ -51,6 +52,11 @@ down: check-docker  ## Stop the stack and keep its data
 .PHONY: destroy
 destroy: check-docker  ## Stop the stack AND delete its data volumes (database, metrics)
 	$(COMPOSE) down --volumes --remove-orphans
+
+.PHONY: reload
+reload:  ## Reload nginx, Prometheus and Alertmanager after editing their configuration
+	$(COMPOSE) kill -s HUP prometheus alertmanager
+	$(COMPOSE) exec nginx nginx -s reload -c /tmp/nginx/nginx.conf
 
 .PHONY: ps
 ps:  ## Show the services and their health

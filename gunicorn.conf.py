@@ -104,8 +104,20 @@ def when_ready(server) -> None:
         GunicornPrometheusMetrics.start_http_server_when_ready(metrics_port)
 
 
+_worker_exits = None
+
+
 def child_exit(server, worker) -> None:
+    """Drop the dead worker's live gauges and count the exit (the master replaces it)."""
+    global _worker_exits
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import Counter
         from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
 
         GunicornPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+        # Created on first use, after on_starting emptied the directory its samples live in.
+        if _worker_exits is None:
+            _worker_exits = Counter(
+                "app_gunicorn_worker_exits", "Gunicorn workers that exited (and were replaced)"
+            )
+        _worker_exits.inc()

@@ -33,6 +33,7 @@ class MetricsState:
     cache_requests: Counter
     pool_checked_out: Gauge
     pool_overflow: Gauge
+    pool_capacity: Gauge
 
     def count_cache(self, result: CacheResult) -> None:
         self.cache_requests.labels(result=result).inc()
@@ -84,6 +85,12 @@ class AppMetrics:
                 registry=registry,
                 multiprocess_mode="livesum",
             ),
+            pool_capacity=Gauge(
+                "app_db_pool_capacity",
+                "Database connections a worker may open (pool size plus overflow)",
+                registry=registry,
+                multiprocess_mode="livesum",
+            ),
         )
         for result in ("hit", "miss", "error"):
             state.cache_requests.labels(result=result)
@@ -93,6 +100,11 @@ class AppMetrics:
 
 def _watch_pool(engine: Engine, state: MetricsState) -> None:
     """Refresh the pool gauges whenever a connection is checked out or returned."""
+    pool = engine.pool
+    size, overflow = getattr(pool, "size", None), getattr(pool, "_max_overflow", None)
+    if callable(size) and isinstance(overflow, int):
+        # The pool-exhaustion alert divides connections in use by this.
+        state.pool_capacity.set(size() + max(overflow, 0))
 
     def refresh(returning: int) -> None:
         pool = engine.pool

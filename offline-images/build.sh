@@ -54,6 +54,10 @@ build_standin nginx 1.22
 build_standin postgres 15
 build_standin redis 7.0
 build_standin prometheus 2.42
+build_standin alertmanager 0.25
+build_standin postgres-exporter 0.11
+build_standin redis-exporter 1.45
+build_standin nginx-exporter 0.11
 
 cat > "$out" <<ENV
 # Written by offline-images/build.sh: stand-ins built from Debian 12 packages.
@@ -63,6 +67,10 @@ NGINX_IMAGE=$prefix/nginx:1.22
 POSTGRES_IMAGE=$prefix/postgres:15
 REDIS_IMAGE=$prefix/redis:7.0
 PROMETHEUS_IMAGE=$prefix/prometheus:2.42
+ALERTMANAGER_IMAGE=$prefix/alertmanager:0.25
+POSTGRES_EXPORTER_IMAGE=$prefix/postgres-exporter:0.11
+REDIS_EXPORTER_IMAGE=$prefix/redis-exporter:1.45
+NGINX_EXPORTER_IMAGE=$prefix/nginx-exporter:0.11
 ENV
 log "wrote $out:"
 cat "$out"
