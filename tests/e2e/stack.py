@@ -91,3 +91,16 @@ def new_session(retry_on_429: bool = True) -> requests.Session:
         )
         session.mount("https://", HTTPAdapter(max_retries=retry))
     return session
+
+
+def redis_cli(*args: str) -> str:
+    """Run redis-cli inside the redis container, authenticated from the mounted secret."""
+    command = 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli "$@"'
+    return compose("exec", "-T", "redis", "sh", "-c", command, "redis-cli", *args).stdout.strip()
+
+
+def psql(sql: str, database: str = "app") -> str:
+    """Run one SQL statement with psql inside the postgres container; unaligned output."""
+    return compose(
+        "exec", "-T", "postgres", "psql", "-U", "app", "-d", database, "-At", "-c", sql
+    ).stdout.strip()
