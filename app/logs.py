@@ -32,6 +32,8 @@ class JsonFormatter(_BaseJsonFormatter):
         log_record["level"] = record.levelname
         log_record["logger"] = record.name
         log_record["message"] = record.getMessage()
+        # Which gunicorn worker wrote the line: tells workers apart in logs and in tests.
+        log_record["pid"] = record.process
         super().add_fields(log_record, record, message_dict)
 
 

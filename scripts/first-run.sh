@@ -2,12 +2,14 @@
 # Create what a first `make up` needs, only where it is absent, so a second run changes nothing:
 #   secrets/  random secrets, one file each (the directory is 0700: only you can reach them)
 #   certs/    a self-signed certificate for localhost (SANs localhost, 127.0.0.1) and the
-#             ACME webroot; replace fullchain.pem/privkey.pem with a real certificate any time.
+#             ACME webroot (0700 too); replace fullchain.pem/privkey.pem with a real
+#             certificate any time, then `docker compose restart nginx`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secrets_dir=${SECRETS_DIR:-./secrets}
 cert_dir=${CERT_DIR:-./certs}
+acme_webroot=${ACME_WEBROOT:-$cert_dir/acme}
 
 umask 077
 mkdir -p "$secrets_dir"
@@ -24,8 +26,11 @@ for name in secret_key postgres_password redis_password; do
   chmod 644 "$file"
 done
 
-mkdir -p "$cert_dir" "$cert_dir/acme/.well-known/acme-challenge"
-chmod 755 "$cert_dir" "$cert_dir/acme" "$cert_dir/acme/.well-known" "$cert_dir/acme/.well-known/acme-challenge"
+mkdir -p "$cert_dir" "$acme_webroot/.well-known/acme-challenge"
+# Like secrets/: only you can reach the key on this machine; nginx gets the files themselves.
+chmod 700 "$cert_dir"
+# The challenge files are public by design (port 80 serves them to the certificate authority).
+chmod 755 "$acme_webroot" "$acme_webroot/.well-known" "$acme_webroot/.well-known/acme-challenge"
 if [ ! -s "$cert_dir/fullchain.pem" ] || [ ! -s "$cert_dir/privkey.pem" ]; then
   command -v openssl >/dev/null || { echo "openssl is needed to create the self-signed certificate: install openssl" >&2; exit 1; }
   openssl req -x509 -newkey rsa:2048 -sha256 -days 825 -nodes \

@@ -24,8 +24,11 @@ HTTP_BASE = f"http://{HOST}:{HTTP_PORT}"
 CA_FILE = str(ROOT / os.environ.get("CERT_DIR", "certs") / "fullchain.pem")
 
 
-def compose(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run `docker compose` on this project, from its root, with the Makefile's environment."""
+def compose(
+    *args: str, check: bool = True, timeout: float = 180, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run `docker compose` on this project, from its root, with the Makefile's environment
+    (plus `env`)."""
     return subprocess.run(
         ["docker", "compose", *args],
         cwd=ROOT,
@@ -33,7 +36,43 @@ def compose(*args: str, check: bool = True, timeout: float = 180) -> subprocess.
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**_image_variables(), **os.environ, **(env or {})},
     )
+
+
+def _image_variables() -> dict[str, str]:
+    """images.env, as the Makefile reads it: compose must see the same images as `make up`."""
+    path = ROOT / "images.env"
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", *args], check=check, capture_output=True, text=True, timeout=timeout
+    )
+
+
+# A tiny HTTP server that prints every POST body (gunzipped) as one line on stdout: run in a
+# container of the app image, it stands in for Sentry or an alert webhook.
+CAPTURE_SERVER = """
+import gzip, http.server, sys
+class Capture(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        sys.stdout.write("ENVELOPE " + body.decode("utf-8", "replace").replace("\\n", " ") + "\\n")
+        sys.stdout.flush()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Capture).serve_forever()
+"""
 
 
 def container_id(service: str) -> str:
@@ -104,3 +143,30 @@ def psql(sql: str, database: str = "app") -> str:
     return compose(
         "exec", "-T", "postgres", "psql", "-U", "app", "-d", database, "-At", "-c", sql
     ).stdout.strip()
+
+
+PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+
+
+def prometheus_query(query: str) -> list[dict]:
+    response = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": query}, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]["result"]
+
+
+def prometheus_scalar(query: str) -> float | None:
+    result = prometheus_query(query)
+    return float(result[0]["value"][1]) if result else None
+
+
+def app_log_lines(since: str = "5m") -> list[dict]:
+    """The app's JSON log lines."""
+    logs = compose("logs", "--no-color", "--no-log-prefix", "--since", since, "app").stdout
+    lines = []
+    for line in logs.splitlines():
+        if "{" in line:
+            try:
+                lines.append(json.loads(line[line.index("{") :]))
+            except json.JSONDecodeError:
+                continue
+    return lines

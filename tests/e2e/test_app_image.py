@@ -12,15 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import ROOT, inspect, psql
+from .stack import CAPTURE_SERVER, ROOT, docker, inspect, psql
 
 IMAGE = f"{os.environ.get('COMPOSE_PROJECT_NAME', 'flask-stack')}/app:local"
-
-
-def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", *args], check=check, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def run_app(*env: str) -> subprocess.CompletedProcess:
@@ -66,24 +60,6 @@ def test_the_image_holds_no_secrets_compilers_tests_or_env_files():
     assert result.returncode == 0, result.stdout + result.stderr
     user = docker("image", "inspect", "-f", "{{.Config.User}}", IMAGE).stdout.strip()
     assert user and not user.startswith(("0", "root")), user
-
-
-CAPTURE_SERVER = """
-import gzip, http.server, sys
-class Capture(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        sys.stdout.write("ENVELOPE " + body.decode("utf-8", "replace").replace("\\n", " ") + "\\n")
-        sys.stdout.flush()
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("0.0.0.0", 8000), Capture).serve_forever()
-"""
 
 
 @pytest.fixture
