@@ -2,7 +2,13 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-# --- Variables (override on the command line or in the environment) ----------------------
+# --- Variables ---------------------------------------------------------------------------
+# Settings come from, in order of precedence: the make command line, the environment, .env
+# (KEY=value lines, no quotes; Compose reads the same file), then the defaults below.
+-include .env
+# Written by `make offline-images`: selects locally built stand-ins for the upstream images.
+-include images.env
+
 PYTHON ?= python3
 VENV ?= .venv
 BIND_ADDRESS ?= 127.0.0.1
@@ -11,11 +17,11 @@ HTTPS_PORT ?= 8443
 PROMETHEUS_PORT ?= 9090
 PYTEST_ARGS ?=
 export BIND_ADDRESS HTTP_PORT HTTPS_PORT PROMETHEUS_PORT
-
-# Written by `make offline-images`: selects locally built stand-ins for the upstream images.
--include images.env
-export PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE ALERTMANAGER_IMAGE
-export POSTGRES_EXPORTER_IMAGE REDIS_EXPORTER_IMAGE NGINX_EXPORTER_IMAGE
+# Exported only when set, so that an empty value never hides Compose's default.
+EXPORTED_IF_SET := PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE \
+	ALERTMANAGER_IMAGE POSTGRES_EXPORTER_IMAGE REDIS_EXPORTER_IMAGE NGINX_EXPORTER_IMAGE \
+	CERT_DIR ACME_WEBROOT SECRETS_DIR COMPOSE_PROJECT_NAME
+$(foreach var,$(EXPORTED_IF_SET),$(if $(value $(var)),$(eval export $(var))))
 
 COMPOSE := docker compose
 VENV_PY := $(VENV)/bin/python
@@ -23,7 +29,7 @@ VENV_STAMP := $(VENV)/.installed
 
 .PHONY: help
 help:  ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: check-docker
 check-docker:  ## Check that Docker Engine and Compose v2 are installed and running
@@ -66,6 +72,14 @@ ps:  ## Show the services and their health
 logs:  ## Follow the logs of every service (SERVICE=name for one)
 	$(COMPOSE) logs -f --tail=100 $(SERVICE)
 
+.PHONY: backup
+backup: check-docker  ## Dump the database (pg_dump custom format) to backups/ and print the file's path
+	@scripts/backup.sh
+
+.PHONY: restore
+restore: check-docker  ## Restore a dump into the running stack: make restore BACKUP=backups/<file>.dump
+	@scripts/restore.sh "$(BACKUP)"
+
 .PHONY: offline-images
 offline-images:  ## Build stand-in images from Debian packages where no registry answers (needs root)
 	offline-images/build.sh
@@ -94,3 +108,11 @@ test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
 
 .PHONY: test
 test: lint test-unit up test-e2e  ## The whole suite: lint, unit tests, `make up`, end-to-end tests
+
+.PHONY: bench
+bench:  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
+	$(PYTHON) bench/bench.py
+
+.PHONY: bench-smoke
+bench-smoke:  ## A 2-second-per-scenario bench that fails unless every scenario has figures and no errors
+	$(PYTHON) bench/bench.py --smoke
