@@ -1,0 +1,107 @@
+"""Backups: make backup, make restore, a full restore drill, and the scheduled backup service."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .stack import BASE, ROOT, compose, psql, wait_for
+
+SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
+
+
+def make(*args: str, timeout: float = 600) -> str:
+    result = subprocess.run(
+        ["make", "-s", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def rows() -> str:
+    return psql(f"{SNAPSHOT} ORDER BY id")
+
+
+def test_restore_drill_brings_back_every_row_after_the_volumes_are_destroyed(http):
+    tag = uuid.uuid4().hex[:8]
+    bodies = [
+        {"name": f"drill {tag} plain", "description": "a row"},
+        {"name": f"drill {tag} null", "description": None},
+        {"name": f"drill {tag} unicode ✓ ünï", "description": "emoji 🚀 and 'quotes' \"too\""},
+        {"name": f"drill {tag} long", "description": "x" * 2000},
+    ]
+    for body in bodies:
+        assert http.post(f"{BASE}/api/items", json=body, timeout=10).status_code == 201
+    before = rows()
+    assert before.count(f"drill {tag}") == len(bodies)
+
+    backup = make("backup").strip().splitlines()[-1]
+    path = ROOT / backup
+    assert path.is_file() and path.read_bytes()[:5] == b"PGDMP"
+    assert path.parent.name == "backups"
+
+    make("destroy")
+    make("up")
+    assert psql("SELECT count(*) FROM items") == "0", "the volume was not really destroyed"
+
+    assert "restored" in make("restore", f"BACKUP={backup}")
+    assert rows() == before
+    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 60)
+    listed = http.get(f"{BASE}/api/items?limit=100", timeout=10).json()
+    assert {b["name"] for b in bodies} <= {i["name"] for i in listed["items"]}
+    # The id sequence came back too: a new row does not collide with a restored one.
+    created = http.post(f"{BASE}/api/items", json={"name": f"drill {tag} after"}, timeout=10)
+    assert created.status_code == 201
+    assert created.json()["id"] > max(int(line.split("|")[0]) for line in before.splitlines())
+
+
+def test_restore_refuses_a_missing_or_foreign_file(tmp_path: Path):
+    missing = subprocess.run(
+        ["make", "-s", "restore", "BACKUP=backups/does-not-exist.dump"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "no such file" in missing.stderr
+    foreign = tmp_path / "not-a-dump.dump"
+    foreign.write_text("SELECT 1;")
+    refused = subprocess.run(
+        ["make", "-s", "restore", f"BACKUP={foreign}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "not a pg_dump" in refused.stderr
+    assert psql("SELECT count(*) FROM items") != ""  # the database is untouched
+
+
+@pytest.fixture
+def backup_service():
+    env = {"BACKUP_INTERVAL_SECONDS": "2", "BACKUP_KEEP": "2"}
+    compose("--profile", "backup", "up", "-d", "--no-deps", "backup", env=env)
+    try:
+        yield
+    finally:
+        compose("--profile", "backup", "rm", "-sf", "backup", env=env)
+
+
+def test_the_backup_service_takes_backups_on_an_interval_and_keeps_a_bounded_number(
+    backup_service,
+):
+    def dumps() -> list[str]:
+        out = compose(
+            "--profile", "backup", "exec", "-T", "backup", "ls", "/var/lib/postgresql/backups"
+        ).stdout
+        return [name for name in out.split() if name.endswith(".dump")]
+
+    written: set[str] = set()
+
+    def several_cycles() -> bool:
+        current = dumps()
+        assert len(current) <= 2, f"more than BACKUP_KEEP dumps kept: {current}"
+        written.update(current)
+        return len(written) >= 4
+
+    wait_for(several_cycles, 60, 1, "four backups")
+    time.sleep(1)
+    assert len(dumps()) <= 2

@@ -1,0 +1,123 @@
+"""Container hardening, networks and secrets, read from the running stack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from .stack import ROOT, compose, docker, inspect
+
+LONG_RUNNING = [
+    "nginx", "app", "postgres", "redis", "prometheus", "alertmanager",
+    "postgres-exporter", "redis-exporter", "nginx-exporter",
+]  # fmt: skip
+ALL_SERVICES = [*LONG_RUNNING, "migrate"]
+SECRET_NAMES = ["secret_key", "postgres_password", "redis_password"]
+
+
+def compose_config() -> dict:
+    # YAML, not --format json: Compose 2.26's JSON output drops x- extension fields.
+    return yaml.safe_load(compose("config").stdout)
+
+
+def exceptions(service: str) -> dict[str, str]:
+    """What a service is excused from, each with the reason written in compose.yaml."""
+    excused = compose_config()["services"][service].get("x-hardening-exceptions", {})
+    for setting, reason in excused.items():
+        assert isinstance(reason, str) and len(reason) > 10, f"{service}.{setting}: no reason"
+    return excused
+
+
+@pytest.mark.parametrize("service", ALL_SERVICES)
+def test_every_service_is_hardened_or_says_why_not(service):
+    container = inspect(service)
+    host, config = container["HostConfig"], container["Config"]
+    excused = exceptions(service)
+    checks = {
+        "read_only": host["ReadonlyRootfs"] is True,
+        "cap_drop": "ALL" in (host.get("CapDrop") or []),
+        "no-new-privileges": any(
+            opt.startswith("no-new-privileges") for opt in host.get("SecurityOpt") or []
+        ),
+        "mem_limit": host["Memory"] > 0,
+        "pids_limit": (host.get("PidsLimit") or 0) > 0,
+        "log rotation": host["LogConfig"]["Type"] == "json-file"
+        and "max-size" in host["LogConfig"]["Config"],
+        "restart": host["RestartPolicy"]["Name"] == "unless-stopped",
+        "non-root user": bool(config["User"]) and config["User"].split(":")[0] not in {"0", "root"},
+    }
+    failed = [name for name, ok in checks.items() if not ok and name not in excused]
+    assert not failed, f"{service} lost {failed} with no reason in compose.yaml"
+    assert not host.get("CapAdd"), f"{service} adds capabilities: {host.get('CapAdd')}"
+    assert host.get("Privileged") is False
+
+
+def networks_of(service: str) -> set[str]:
+    names = inspect(service)["NetworkSettings"]["Networks"]
+    return {name.rsplit("_", 1)[-1] for name in names}
+
+
+def test_data_services_live_only_on_the_internal_backend_network():
+    assert networks_of("postgres") == {"backend"}
+    assert networks_of("redis") == {"backend"}
+    assert "backend" not in networks_of("nginx")
+    assert networks_of("app") == {"edge", "backend"}
+    backend = next(n for n in inspect("postgres")["NetworkSettings"]["Networks"])
+    internal = docker("network", "inspect", "-f", "{{.Internal}}", backend).stdout.strip()
+    assert internal == "true"
+
+
+def test_the_data_services_have_no_route_out():
+    # An internal network has no gateway: connecting anywhere outside it fails at once.
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=2); print('open')\n"
+        "except OSError as e:\n"
+        "    print('blocked', e.errno)\n"
+    )
+    out = compose("run", "--rm", "--no-deps", "--entrypoint", "python", "migrate", "-c", probe)
+    assert out.stdout.strip().startswith("blocked")
+
+
+def secret_values() -> list[str]:
+    return [(ROOT / "secrets" / name).read_text().strip() for name in SECRET_NAMES]
+
+
+@pytest.mark.parametrize("service", ALL_SERVICES)
+def test_no_secret_appears_in_a_containers_environment_or_command(service):
+    container = inspect(service)
+    exposed = json.dumps([container["Config"]["Env"], container["Config"]["Cmd"],
+                          container["Config"]["Entrypoint"], container["Args"]])  # fmt: skip
+    for value in secret_values():
+        assert value not in exposed, f"a secret is visible in docker inspect of {service}"
+
+
+def test_no_secret_appears_in_any_log():
+    logs = compose("logs", "--no-color", "--no-log-prefix").stdout
+    for value in secret_values():
+        assert value not in logs
+
+
+@pytest.mark.parametrize("service", ["app", "nginx"])
+def test_no_secret_is_baked_into_the_built_images(service):
+    image = inspect(service)["Config"]["Image"]
+    history = docker("history", "--no-trunc", image).stdout
+    config = docker("image", "inspect", image).stdout
+    for value in secret_values():
+        assert value not in history and value not in config
+
+
+def test_secrets_reach_the_app_as_files():
+    listing = compose("exec", "-T", "app", "ls", "/run/secrets").stdout.split()
+    assert set(SECRET_NAMES) <= set(listing)
+    env = {e.split("=", 1)[0] for e in inspect("app")["Config"]["Env"]}
+    assert {"SECRET_KEY_FILE", "POSTGRES_PASSWORD_FILE", "REDIS_PASSWORD_FILE"} <= env
+    assert not {"SECRET_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD"} & env
+
+
+def test_redis_refuses_clients_without_the_password():
+    result = compose("exec", "-T", "redis", "redis-cli", "ping", check=False)
+    assert "NOAUTH" in result.stdout + result.stderr
