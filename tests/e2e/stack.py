@@ -170,3 +170,34 @@ def app_log_lines(since: str = "5m") -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return lines
+
+
+_PROCESS_TABLE = """
+import os
+rows = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            cmd = open(f"/proc/{pid}/cmdline").read()
+        except OSError:
+            continue
+        rows.append((pid, stat.rsplit(")", 1)[1].split()[1], cmd.replace(chr(0), " ")))
+for row in rows:
+    print("|".join(row))
+"""
+
+
+def gunicorn_processes(service: str = "app") -> tuple[int, list[int]]:
+    """(master pid, worker pids) of gunicorn inside the container, as the container sees them."""
+    out = compose("exec", "-T", service, "python", "-c", _PROCESS_TABLE).stdout
+    table = [line.split("|", 2) for line in out.splitlines() if line.count("|") >= 2]
+    gunicorn = {
+        int(pid): int(ppid)
+        for pid, ppid, cmd in table
+        if "gunicorn" in cmd and "docker-init" not in cmd
+    }
+    masters = [pid for pid, ppid in gunicorn.items() if ppid not in gunicorn]
+    assert len(masters) == 1, f"expected one gunicorn master, found {masters}"
+    master = masters[0]
+    return master, sorted(pid for pid, ppid in gunicorn.items() if ppid == master)

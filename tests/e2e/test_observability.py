@@ -21,6 +21,7 @@ from .stack import (
     app_log_lines,
     compose,
     docker,
+    gunicorn_processes,
     inspect,
     new_session,
     prometheus_query,
@@ -133,14 +134,8 @@ def send_healthz(count: int) -> set[int]:
 
 
 def worker_pids() -> list[int]:
-    """The gunicorn workers: the children of PID 1 (the master) in the app container."""
-    script = (
-        "import os\n"
-        "for p in os.listdir('/proc'):\n"
-        "    if p.isdigit() and open(f'/proc/{p}/stat').read().split()[3] == '1': print(p)\n"
-    )
-    out = compose("exec", "-T", "app", "python", "-c", script).stdout
-    return sorted(int(p) for p in out.split())
+    """The gunicorn workers in the app container: the children of the gunicorn master."""
+    return gunicorn_processes()[1]
 
 
 def test_counters_sum_every_worker_even_after_a_worker_is_killed():

@@ -1,0 +1,179 @@
+"""Processes die, requests hang, clients misbehave: the stack keeps serving and loses nothing."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from .stack import (
+    BASE,
+    CA_FILE,
+    HTTPS_PORT,
+    ROOT,
+    compose,
+    gunicorn_processes,
+    inspect,
+    new_session,
+    psql,
+    wait_for,
+    wait_healthy,
+)
+
+
+def all_ok(count: int = 60, path: str = "/api/items?limit=1") -> list[int]:
+    session = new_session()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        return list(pool.map(lambda _: session.get(f"{BASE}{path}", timeout=10).status_code,
+                             range(count)))  # fmt: skip
+
+
+def kill_inside(service: str, pid: int, sig: int = signal.SIGKILL) -> None:
+    compose("exec", "-T", service, "python", "-c", f"import os; os.kill({pid}, {int(sig)})")
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_and_nothing_fails_afterwards():
+    master, workers = gunicorn_processes()
+    victim = workers[0]
+    kill_inside("app", victim)
+    wait_for(
+        lambda: (lambda m, w: m == master and victim not in w and len(w) == len(workers))(
+            *gunicorn_processes()
+        ),
+        30,
+        0.5,
+        "a replacement worker",
+    )
+    assert set(all_ok()) == {200}
+
+
+def test_the_app_container_is_restarted_by_its_policy_when_its_main_process_dies(http):
+    before = inspect("app")
+    master, _ = gunicorn_processes()
+    kill_inside("app", master)  # as a crash or the OOM killer would
+    wait_for(lambda: inspect("app")["RestartCount"] > before["RestartCount"], 30, 0.5,
+             "a restart by the policy")  # fmt: skip
+    wait_healthy("app")
+    assert inspect("app")["Id"] == before["Id"]
+    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 30)
+
+
+class HeldLock:
+    """Hold an exclusive lock on the items table for `seconds`, from psql in Postgres."""
+
+    def __init__(self, seconds: float) -> None:
+        sql = (
+            f"BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"
+        )
+        self.process = subprocess.Popen(
+            ["docker", "compose", "exec", "-T", "postgres",
+             "psql", "-U", "app", "-d", "app", "-q", "-c", sql],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for(
+            lambda: (
+                psql(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE c.relname = 'items' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+                )
+                == "1"
+            ),
+            15,
+            0.2,
+            "the lock",
+        )
+
+    def wait(self) -> None:
+        self.process.wait(timeout=120)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(http):
+    name = f"in flight {uuid.uuid4().hex[:8]}"
+    lock = HeldLock(6)
+    result: dict = {}
+
+    def post() -> None:
+        response = new_session().post(f"{BASE}/api/items", json={"name": name}, timeout=60)
+        result["status"] = response.status_code
+
+    request = threading.Thread(target=post)
+    request.start()
+    time.sleep(1.5)  # the request is now waiting for the lock inside a worker
+    try:
+        stop = compose("stop", "app", timeout=120)  # SIGTERM, then gunicorn's graceful timeout
+        assert stop.returncode == 0
+        request.join(timeout=60)
+        lock.wait()
+        assert result.get("status") == 201, f"the in-flight request got {result}"
+        assert psql(f"SELECT count(*) FROM items WHERE name = '{name}'") == "1"
+        assert inspect("app")["State"]["ExitCode"] == 0, "gunicorn did not shut down cleanly"
+    finally:
+        compose("start", "app")
+        wait_healthy("app")
+
+
+def test_a_request_slower_than_the_edge_timeout_gets_504_while_others_are_served(http):
+    lock = HeldLock(32)  # longer than nginx's PROXY_READ_TIMEOUT (25 s)
+    result: dict = {}
+
+    def slow() -> None:
+        response = new_session().post(f"{BASE}/api/items", json={"name": "slow"}, timeout=60)
+        result["status"] = response.status_code
+        result["json"] = response.json()
+
+    request = threading.Thread(target=slow)
+    request.start()
+    time.sleep(1)
+    # Requests that do not need the locked table keep being answered meanwhile.
+    assert set(all_ok(20, "/healthz")) == {200}
+    request.join(timeout=60)
+    assert result.get("status") == 504
+    assert result["json"]["error"]["code"] == "gateway_timeout"
+    lock.wait()
+    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 30)
+    assert set(all_ok(20)) == {200}
+
+
+def test_nginx_restarted_is_back_within_seconds_with_nothing_lost(http):
+    created = http.post(f"{BASE}/api/items", json={"name": "before nginx restart"}, timeout=10)
+    assert created.status_code == 201
+    compose("restart", "nginx")
+    begun = time.monotonic()
+    wait_for(lambda: new_session().get(f"{BASE}/healthz", timeout=2).status_code == 200, 20,
+             0.2, "nginx back")  # fmt: skip
+    assert time.monotonic() - begun < 20
+    again = new_session().get(created.headers["Location"], timeout=10)
+    assert again.status_code == 200 and again.json()["name"] == "before nginx restart"
+    wait_healthy("nginx")
+
+
+@pytest.fixture
+def slow_client() -> Iterator[ssl.SSLSocket]:
+    """A client that sends half a request and then nothing (slowloris)."""
+    context = ssl.create_default_context(cafile=CA_FILE)
+    raw = socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=40)
+    sock = context.wrap_socket(raw, server_hostname="localhost")
+    sock.sendall(b"GET /api/items HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    yield sock
+    sock.close()
+
+
+def test_a_slow_client_is_cut_off_and_never_holds_up_others(slow_client):
+    begun = time.monotonic()
+    assert set(all_ok(20, "/healthz")) == {200}
+    try:
+        data = slow_client.recv(1024)
+    except (ConnectionResetError, ssl.SSLError, TimeoutError):
+        data = b""
+    waited = time.monotonic() - begun
+    assert b"200 OK" not in data
+    assert waited < 35, "nginx kept a half-sent request open too long"
+    assert set(all_ok(20, "/health")) == {200}
