@@ -98,6 +98,10 @@ lint: $(VENV_STAMP)  ## Lint and check formatting with ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+.PHONY: audit
+audit: $(VENV_STAMP)  ## Check the pinned requirements for known vulnerabilities (pip-audit)
+	$(VENV)/bin/pip-audit --strict --no-deps --progress-spinner off -r requirements.txt
+
 .PHONY: test-unit
 test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
 	$(VENV)/bin/pytest -m unit tests/unit $(PYTEST_ARGS)
