@@ -51,6 +51,10 @@ up: check-docker init  ## Build the images and start the whole stack, waiting un
 	@echo "  HTTP:       http://localhost:$(HTTP_PORT)/ redirects to HTTPS"
 	@echo "  Prometheus: http://localhost:$(PROMETHEUS_PORT)/"
 
+.PHONY: deploy
+deploy: check-docker  ## Replace the running app with a new build, with no failed request
+	@scripts/deploy.sh
+
 .PHONY: down
 down: check-docker  ## Stop the stack and keep its data
 	$(COMPOSE) down

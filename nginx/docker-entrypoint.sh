@@ -36,6 +36,8 @@ for template in "$templates"/*.template "$templates"/snippets/*.template; do
   envsubst "$vars" < "$template" > "${target%.template}"
 done
 
+printf 'server %s;\n' "$NGINX_UPSTREAM" > "$out/upstream-servers.conf"
+
 if [ ! -r "$NGINX_CERT_DIR/fullchain.pem" ] || [ ! -r "$NGINX_CERT_DIR/privkey.pem" ]; then
   echo "nginx: no readable certificate at $NGINX_CERT_DIR/fullchain.pem and privkey.pem (make up creates a self-signed one)" >&2
   exit 1
