@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from .stack import BASE, HTTPS_PORT, redis_cli
+from .stack import BASE, HTTPS_PORT, app_log_lines, redis_cli, wait_for
 
 ITEM_KEYS = {"id", "name", "description", "created_at", "updated_at"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
@@ -182,3 +182,18 @@ def test_wrong_method_is_405_json(http, method, path):
     response = http.request(method, f"{BASE}{path}", json={}, timeout=10)
     assert_error(response, 405)
     assert "Allow" in response.headers
+
+
+def test_each_request_is_logged_once_as_one_json_access_line(http):
+    request_id = f"logged-once-{uuid.uuid4().hex}"
+    response = http.get(f"{BASE}/api/items?limit=1", headers={"X-Request-ID": request_id})
+    assert response.headers["X-Request-ID"] == request_id
+
+    def lines() -> list[dict]:
+        return [line for line in app_log_lines("2m") if line.get("request_id") == request_id]
+
+    wait_for(lambda: len(lines()) >= 1, 10, 0.5, "the access line")
+    [line] = lines()
+    assert line["method"] == "GET" and line["path"] == "/api/items" and line["status"] == 200
+    assert isinstance(line["duration_ms"], int | float)
+    assert line["remote_addr"] and line["level"] == "INFO"

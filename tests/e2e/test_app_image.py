@@ -115,7 +115,11 @@ def test_an_unhandled_error_reaches_sentry_with_its_request_id(sentry_capture):
         time.sleep(1)
     request_id = f"sentry-{uuid.uuid4().hex}"
     # The probe's database has no tables: reading items raises an error nobody handles.
-    assert request_inside(probe, "/api/items", request_id) == 500
+    # (A 503 means Postgres was slow to accept the connection on a loaded machine: try again.)
+    statuses = []
+    while len(statuses) < 5 and 500 not in statuses:
+        statuses.append(request_inside(probe, "/api/items", request_id))
+    assert statuses[-1] == 500, statuses
     deadline = time.monotonic() + 30
     events: list[str] = []
     while time.monotonic() < deadline and not events:

@@ -105,3 +105,20 @@ def test_the_backup_service_takes_backups_on_an_interval_and_keeps_a_bounded_num
     wait_for(several_cycles, 60, 1, "four backups")
     time.sleep(1)
     assert len(dumps()) <= 2
+
+
+def test_overlapping_migration_runs_both_succeed_and_apply_the_schema_once():
+    runs = [
+        subprocess.Popen(
+            ["docker", "compose", "run", "--rm", "--no-deps", "migrate"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=180)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert psql("SELECT count(*) FROM alembic_version") == "1"
+    assert psql("SELECT count(*) FROM pg_tables WHERE tablename = 'items'") == "1"

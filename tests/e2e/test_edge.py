@@ -136,12 +136,18 @@ def test_tls_1_1_and_older_are_refused(local_tls11_server):
 
 
 def test_tls_sessions_are_resumed():
+    # A cache may miss once (a reload, an eviction); with no session cache it never hits.
     context = tls_client(maximum_version=ssl.TLSVersion.TLSv1_2)
-    with handshake(context) as first:
-        session = first.session
-    raw = socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5)
-    with context.wrap_socket(raw, server_hostname="localhost", session=session) as second:
-        assert second.session_reused
+    reused = []
+    for _ in range(3):
+        with handshake(context) as first:
+            session = first.session
+        raw = socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5)
+        with context.wrap_socket(raw, server_hostname="localhost", session=session) as second:
+            reused.append(second.session_reused)
+        if reused[-1]:
+            break
+    assert any(reused), "no TLS session was ever resumed"
 
 
 # --- Redirects and hosts -----------------------------------------------------------------
