@@ -115,7 +115,7 @@ test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
 	$(VENV)/bin/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint test-unit up test-e2e  ## The whole suite: lint, unit tests, `make up`, end-to-end tests
+test: lint test-unit k8s-validate up test-e2e  ## The whole suite: lint, unit tests, k8s checks, `make up`, end-to-end tests
 
 .PHONY: bench
 bench:  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
@@ -124,3 +124,15 @@ bench:  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIO
 .PHONY: bench-smoke
 bench-smoke:  ## A 2-second-per-scenario bench that fails unless every scenario has figures and no errors
 	$(PYTHON) bench/bench.py --smoke
+
+.PHONY: k8s-validate
+k8s-validate:  ## Render the k8s/ overlays and check them offline: schemas, hardening, checkov, tests
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
+	@cmp -s requirements-k8s.txt k8s/.venv/requirements-k8s.txt || { rm -rf k8s/.venv && $(PYTHON) -m venv k8s/.venv && k8s/.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-k8s.txt && cp requirements-k8s.txt k8s/.venv/; }
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker build --quiet --build-arg PYTHON_IMAGE=$${PYTHON_IMAGE:-python:3.11.10-slim-bookworm} -t flask-stack-k8s-tools:local - < k8s/Dockerfile.tools >/dev/null || exit 1; \
+	  if command -v kubectl >/dev/null 2>&1; then renderer=all; else renderer=docker; fi; \
+	elif command -v kubectl >/dev/null 2>&1; then renderer=kubectl; \
+	else echo "k8s-validate needs Docker (for the kubectl 1.20 tools image) or kubectl on PATH."; exit 1; fi; \
+	export K8S_RENDERER=$${K8S_RENDERER:-$$renderer}; echo "k8s-validate: renderer $$K8S_RENDERER"; \
+	k8s/.venv/bin/python k8s/tools/k8s_validate.py && k8s/.venv/bin/python -m pytest -m unit tests/k8s -p no:cacheprovider $(PYTEST_ARGS)

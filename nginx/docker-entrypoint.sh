@@ -15,6 +15,8 @@ set -eu
 : "${NGINX_FORWARDED_PREFIX:=}"
 : "${NGINX_WORKER_CONNECTIONS:=1024}"
 : "${NGINX_CERT_DIR:=/etc/nginx/certs}"
+# Docker's embedded DNS; in Kubernetes, the cluster DNS service (for OCSP stapling look-ups).
+: "${NGINX_RESOLVER:=127.0.0.11}"
 # The port part of redirect targets: empty for the default HTTPS port.
 if [ "$NGINX_PUBLIC_HTTPS_PORT" = 443 ]; then
   NGINX_PUBLIC_HTTPS_PORT_SUFFIX=""
@@ -24,7 +26,7 @@ fi
 export NGINX_SERVER_NAME NGINX_PUBLIC_HTTPS_PORT NGINX_PUBLIC_HTTPS_PORT_SUFFIX NGINX_HSTS_MAX_AGE \
   NGINX_RATE_LIMIT NGINX_RATE_BURST NGINX_UPSTREAM NGINX_PROXY_CONNECT_TIMEOUT \
   NGINX_PROXY_READ_TIMEOUT NGINX_PROXY_SEND_TIMEOUT NGINX_FORWARDED_PREFIX \
-  NGINX_WORKER_CONNECTIONS NGINX_CERT_DIR
+  NGINX_WORKER_CONNECTIONS NGINX_CERT_DIR NGINX_RESOLVER
 
 out=/tmp/nginx
 mkdir -p "$out/snippets" "$out/client_body" "$out/proxy" "$out/fastcgi" "$out/uwsgi" "$out/scgi"
