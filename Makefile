@@ -55,6 +55,14 @@ up: check-docker init  ## Build the images and start the whole stack, waiting un
 deploy: check-docker  ## Replace the running app with a new build, with no failed request
 	@scripts/deploy.sh
 
+.PHONY: swarm-up
+swarm-up: check-docker  ## Deploy the stack to Docker Swarm (a single-node swarm if none), wait until healthy
+	@swarm/up.sh
+
+.PHONY: swarm-down
+swarm-down: check-docker  ## Remove the Swarm stack (SWARM_REMOVE_VOLUMES=1 also deletes its data)
+	@swarm/down.sh
+
 .PHONY: down
 down: check-docker  ## Stop the stack and keep its data
 	$(COMPOSE) down
@@ -113,6 +121,10 @@ test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
 .PHONY: test-e2e
 test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
 	$(VENV)/bin/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+.PHONY: test-swarm
+test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (the Compose stack must be down)
+	$(VENV)/bin/pytest -m swarm tests/swarm $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint test-unit k8s-validate up test-e2e  ## The whole suite: lint, unit tests, k8s checks, `make up`, end-to-end tests

@@ -1,0 +1,30 @@
+"""Fixtures for the Swarm tests: the stack deployed by `make swarm-up`, over its ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.e2e.stack import BASE, CA_FILE, new_session
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/swarm/" in str(item.path):
+            item.add_marker(pytest.mark.swarm)
+
+
+@pytest.fixture(scope="session")
+def http() -> Iterator[requests.Session]:
+    with new_session() as session:
+        yield session
+
+
+@pytest.fixture(scope="session", autouse=True)
+def swarm_stack_is_up() -> None:
+    try:
+        requests.get(f"{BASE}/healthz", verify=CA_FILE, timeout=5)
+    except requests.RequestException as error:
+        pytest.exit(f"the Swarm stack is not reachable at {BASE} ({error}); run make swarm-up", 2)
