@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,17 @@ def service_health(service: str) -> str:
 
 def wait_healthy(service: str, timeout: float = 120) -> None:
     wait_for(lambda: service_health(service) == "healthy", timeout, 1, f"{service} healthy")
+
+
+@contextlib.contextmanager
+def stopped(service: str) -> Iterator[None]:
+    """Stop a service for the block; then start it again and wait until it is healthy."""
+    compose("stop", service)
+    try:
+        yield
+    finally:
+        compose("start", service)
+        wait_healthy(service)
 
 
 def new_session(retry_on_429: bool = True) -> requests.Session:

@@ -25,6 +25,7 @@ from .stack import (
     ROOT,
     compose,
     new_session,
+    stopped,
     wait_healthy,
 )
 
@@ -404,13 +405,9 @@ def test_an_unknown_method_never_reaches_the_app_as_a_success(http):
 
 @pytest.fixture
 def app_stopped() -> Iterator[None]:
-    compose("stop", "app")
-    try:
+    with stopped("app"):
         yield
-    finally:
-        compose("start", "app")
-        wait_healthy("app")
-        wait_healthy("nginx")
+    wait_healthy("nginx")
 
 
 def test_with_the_app_stopped_static_files_still_serve_and_proxied_paths_fail_cleanly(

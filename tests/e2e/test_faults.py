@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import BASE, compose, inspect, redis_cli, wait_for, wait_healthy
+from .stack import BASE, compose, inspect, redis_cli, stopped, wait_for, wait_healthy
 
 
 def started_at(service: str) -> str:
@@ -22,22 +22,14 @@ def health(http) -> tuple[int, dict]:
 
 @pytest.fixture
 def redis_stopped() -> Iterator[None]:
-    compose("stop", "redis")
-    try:
+    with stopped("redis"):
         yield
-    finally:
-        compose("start", "redis")
-        wait_healthy("redis")
 
 
 @pytest.fixture
 def postgres_stopped() -> Iterator[None]:
-    compose("stop", "postgres")
-    try:
+    with stopped("postgres"):
         yield
-    finally:
-        compose("start", "postgres")
-        wait_healthy("postgres")
 
 
 def test_redis_down_degrades_health_but_reads_and_writes_still_work(http, redis_stopped):
@@ -65,12 +57,8 @@ def test_redis_down_degrades_health_but_reads_and_writes_still_work(http, redis_
 
 def test_redis_back_means_healthy_again_without_a_restart(http):
     app_started = started_at("app")
-    compose("stop", "redis")
-    try:
+    with stopped("redis"):
         wait_for(lambda: health(http)[1]["cache"] == "disconnected", 20, what="degraded")
-    finally:
-        compose("start", "redis")
-        wait_healthy("redis")
     wait_for(lambda: health(http)[1]["status"] == "healthy", 30, what="healthy again")
     # Caching resumes by itself: a read puts the item back into Redis.
     item = http.post(f"{BASE}/api/items", json={"name": "after redis"}, timeout=10).json()
@@ -101,12 +89,8 @@ def test_postgres_down_gives_503_json_and_unhealthy(http, postgres_stopped):
 
 def test_postgres_back_means_the_app_recovers_without_a_restart(http):
     app_started = started_at("app")
-    compose("stop", "postgres")
-    try:
+    with stopped("postgres"):
         wait_for(lambda: health(http)[0] == 503, 20, what="unhealthy")
-    finally:
-        compose("start", "postgres")
-        wait_healthy("postgres")
     wait_for(lambda: health(http)[0] == 200, 30, what="recovery")
     name = f"after postgres {uuid.uuid4().hex[:6]}"
     created = http.post(f"{BASE}/api/items", json={"name": name}, timeout=10)

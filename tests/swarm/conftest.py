@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
-from tests.e2e.stack import BASE, CA_FILE, new_session
+from tests.e2e.conftest import http  # noqa: F401  (the same client fixture)
+from tests.e2e.stack import BASE, CA_FILE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/swarm/" in str(item.path):
             item.add_marker(pytest.mark.swarm)
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    with new_session() as session:
-        yield session
 
 
 @pytest.fixture(scope="session", autouse=True)
