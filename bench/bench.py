@@ -1,0 +1,682 @@
+#!/usr/bin/env python3
+"""`make bench`: load-test the running stack with wrk and report throughput and latency.
+
+Runs six scenarios one after another against the stack named by COMPOSE_PROJECT_NAME (the
+Compose default, flask-stack, when unset):
+
+  static          a fingerprinted static file served by nginx (the ceiling)
+  healthz         GET /healthz through nginx (the framework floor)
+  healthz_direct  GET /healthz straight to gunicorn (app:8000) from a container on the
+                  project's edge network: the difference to `healthz` is the edge's cost
+  item_cached     GET /api/items/<id>, the same id every time (served from Redis)
+  items_list      GET /api/items?limit=20 (lists are never cached: two queries per request)
+  item_create     POST /api/items (one INSERT and a cache invalidation per request)
+
+wrk runs in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario except
+`healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
+recreated with a high RATE_LIMIT/RATE_BURST (so the per-client limit does not turn the load
+into 429s) and recreated again with the caller's settings afterwards, even on failure or
+Ctrl-C. Nothing else about the stack is changed.
+
+Settings (environment): BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64),
+BENCH_THREADS (2), BENCH_WARMUP (s, 2), BENCH_TIMEOUT (s, wrk's per-request timeout, 5),
+BENCH_SCENARIOS (comma-separated subset), BENCH_SEED_ITEMS (rows present before the list
+scenario, 100), BENCH_RATE_LIMIT (100000r/s), BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR
+(results). `--smoke` shortens everything (2 s, 8 connections, no warm-up) and exits 1 unless
+every scenario produced requests and no errors.
+
+Output: a table on stdout and the same figures in results/bench-<UTC timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "bench"
+
+# (key, description, where the load comes from, whether it is an app scenario)
+SCENARIOS = [
+    ("static", "static file via nginx (ceiling)", "host", False),
+    ("healthz", "/healthz via nginx", "host", True),
+    ("healthz_direct", "/healthz direct to gunicorn", "edge", True),
+    ("item_cached", "GET /api/items/<id> (cached)", "host", True),
+    ("items_list", "GET /api/items?limit=20 (uncached)", "host", True),
+    ("item_create", "POST /api/items (write)", "host", True),
+]
+
+# The figures docs/performance.md reports against.
+TARGET_PROXY_COST = 0.15
+TARGET_CACHED_RATIO = 0.80
+TARGET_UNCACHED_RATIO = 0.40
+TARGET_P99_MS = 100.0
+TARGET_APP_MEMORY_MIB = 300.0
+TARGET_IMAGE_MB = 200.0
+
+
+class BenchError(Exception):
+    """A failure that stops the run with one line."""
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BenchError(f"{name} must be an integer, not {raw!r}") from None
+    if value < 0:
+        raise BenchError(f"{name} must not be negative")
+    return value
+
+
+def run(
+    cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(
+            cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise BenchError(f"failed ({result.returncode}): {' '.join(cmd)}\n  " + "\n  ".join(detail))
+    return result
+
+
+class Stack:
+    """The running Compose project this run measures."""
+
+    def __init__(self) -> None:
+        self.project = os.environ.get("COMPOSE_PROJECT_NAME") or "flask-stack"
+        self.https_port = int(os.environ.get("HTTPS_PORT") or 8443)
+        bind = os.environ.get("BIND_ADDRESS") or "127.0.0.1"
+        if bind not in {"127.0.0.1", "0.0.0.0"}:
+            raise BenchError(f"BIND_ADDRESS is {bind}: the bench only loads 127.0.0.1")
+        self.base = f"https://127.0.0.1:{self.https_port}"
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname = False  # the stack's self-signed certificate
+        self.tls.verify_mode = ssl.CERT_NONE
+
+    def compose(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = dict(env if env is not None else os.environ)
+        full_env["COMPOSE_PROJECT_NAME"] = self.project
+        return run(["docker", "compose", *args], env=full_env, timeout=timeout)
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        out = self.compose("ps", "--format", "json").stdout.strip()
+        if not out:
+            return {}
+        if out.startswith("["):  # older Compose: one JSON array
+            rows = json.loads(out)
+        else:  # newer Compose: one object per line
+            rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return {row["Service"]: row for row in rows}
+
+    def check_running(self) -> dict[str, dict[str, Any]]:
+        services = self.services()
+        missing = [name for name in ("nginx", "app") if name not in services]
+        if missing:
+            raise BenchError(
+                f"project {self.project!r} has no running {', '.join(missing)}: "
+                "start it first with `make up` (same COMPOSE_PROJECT_NAME and ports)"
+            )
+        for name in ("nginx", "app"):
+            health = services[name].get("Health") or ""
+            if services[name].get("State") != "running" or health not in {"healthy", ""}:
+                raise BenchError(f"{name} is {services[name].get('State')}/{health}: not healthy")
+        return services
+
+    def edge_network(self) -> str:
+        out = run(
+            [
+                "docker",
+                "network",
+                "ls",
+                "--format",
+                "{{.Name}}",
+                "--filter",
+                f"label=com.docker.compose.project={self.project}",
+                "--filter",
+                "label=com.docker.compose.network=edge",
+            ]
+        ).stdout.split()
+        if len(out) != 1:
+            raise BenchError(f"cannot find the edge network of {self.project!r} (found {out})")
+        return out[0]
+
+    def recreate_nginx(self, env: dict[str, str]) -> None:
+        self.compose(
+            "up",
+            "-d",
+            "--no-deps",
+            "--no-build",
+            "--wait",
+            "--wait-timeout",
+            "120",
+            "nginx",
+            env=env,
+            timeout=180,
+        )
+
+    def http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, context=self.tls, timeout=10) as response:
+                raw = response.read()
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raw, status = error.read(), error.code
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw
+
+    def app_settings(self, services: dict[str, dict[str, Any]]) -> dict[str, str]:
+        env = json.loads(
+            run(
+                ["docker", "inspect", "--format", "{{json .Config.Env}}", services["app"]["ID"]]
+            ).stdout
+        )
+        wanted = ("GUNICORN_", "DB_POOL", "DB_MAX_OVERFLOW")
+        settings = {}
+        for pair in env:
+            key, _, value = pair.partition("=")
+            if key.startswith(wanted):
+                settings[key] = value
+        return dict(sorted(settings.items()))
+
+
+def build_loadgen(project: str) -> str:
+    tag = f"{project}/bench:local"
+    cmd = ["docker", "build", "-q", "-t", tag]
+    if os.environ.get("PYTHON_IMAGE"):
+        cmd += ["--build-arg", f"PYTHON_IMAGE={os.environ['PYTHON_IMAGE']}"]
+    run([*cmd, str(BENCH_DIR)], timeout=600)
+    return tag
+
+
+def seed(stack: Stack, rows: int) -> dict[str, str]:
+    """Rows for the list scenario, one warm cached item, and the fingerprinted file's path."""
+    status, manifest = stack.http("GET", "/static/manifest.json")
+    if status != 200 or not isinstance(manifest, dict) or "css/site.css" not in manifest:
+        raise BenchError(f"GET /static/manifest.json answered {status}")
+    static_path = "/static/" + manifest["css/site.css"]
+    status, page = stack.http("GET", "/api/items?limit=1")
+    if status != 200:
+        raise BenchError(f"GET /api/items answered {status}: is the database up?")
+    missing = max(0, min(rows, 10_000) - int(page["total"]))
+    for number in range(missing):
+        status, _ = stack.http(
+            "POST", "/api/items", {"name": f"seed {number}", "description": "bench seed row"}
+        )
+        if status != 201:
+            raise BenchError(f"seeding: POST /api/items answered {status}")
+    status, item = stack.http("POST", "/api/items", {"name": "bench cached item"})
+    if status != 201:
+        raise BenchError(f"POST /api/items answered {status}")
+    for _ in range(2):  # the first read fills the cache
+        status, _ = stack.http("GET", f"/api/items/{item['id']}")
+        if status != 200:
+            raise BenchError(f"GET /api/items/{item['id']} answered {status}")
+    log(f"seeded {missing} rows; cached item id {item['id']}; static file {static_path}")
+    return {"static_path": static_path, "item_path": f"/api/items/{item['id']}"}
+
+
+class Wrk:
+    def __init__(
+        self, image: str, stack: Stack, network: str, threads: int, connections: int, timeout_s: int
+    ) -> None:
+        self.image, self.stack, self.network = image, stack, network
+        self.threads, self.connections, self.timeout_s = threads, connections, timeout_s
+
+    def run(self, key: str, where: str, url: str, seconds: int, post: bool) -> dict[str, Any]:
+        name = f"{self.stack.project}-bench-{key}-{os.getpid()}"
+        network = "host" if where == "host" else self.network
+        cmd = [
+            "docker",
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "--network",
+            network,
+            "--label",
+            f"flask-stack.bench={self.stack.project}",
+            self.image,
+            f"-t{min(self.threads, self.connections)}",
+            f"-c{self.connections}",
+            f"-d{seconds}s",
+            f"--timeout={self.timeout_s}s",
+            "--latency",
+            "-s",
+            "/bench/bench.lua",
+            url,
+        ]
+        if post:
+            cmd += ["--", "post"]
+        try:
+            result = run(cmd, timeout=seconds + 60, check=False)
+        except BenchError:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=30)
+            raise
+        match = re.search(r"^BENCH_JSON (\{.*\})$", result.stdout, re.M)
+        if result.returncode != 0 or not match:
+            tail = (result.stderr or result.stdout).strip()[-400:]
+            raise BenchError(f"wrk failed for {key} ({result.returncode}): {tail}")
+        return json.loads(match.group(1))
+
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    errors = raw["errors"]
+    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    seconds = raw["duration_us"] / 1e6
+    lat = raw["latency_us"]
+    return {
+        "requests": raw["requests"],
+        "seconds": round(seconds, 3),
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": lat["p50"] / 1000,
+        "p90_ms": lat["p90"] / 1000,
+        "p99_ms": lat["p99"] / 1000,
+        "p99_9_ms": lat["p99_9"] / 1000,
+        "max_ms": lat["max"] / 1000,
+        "mean_ms": round(lat["mean"] / 1000, 3),
+        "non_2xx": errors["non_2xx"],
+        "socket_errors": socket_errors,
+        "errors": errors["non_2xx"] + socket_errors,
+        "wrk_errors": errors,
+    }
+
+
+def docker_version() -> str:
+    return run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+
+
+def remove_loadgen_containers(project: str) -> None:
+    """Remove wrk containers this bench started and left behind (after Ctrl-C, a timeout)."""
+    ids = run(
+        ["docker", "ps", "-aq", "--filter", f"label=flask-stack.bench={project}"], check=False
+    ).stdout.split()
+    for container in ids:
+        run(["docker", "rm", "-f", container], check=False, timeout=60)
+
+
+MEM_UNITS = {
+    "B": 1 / 2**20,
+    "KiB": 1 / 1024,
+    "MiB": 1.0,
+    "GiB": 1024.0,
+    "kB": 1e3 / 2**20,
+    "MB": 1e6 / 2**20,
+    "GB": 1e9 / 2**20,
+}
+
+
+def parse_mib(text: str) -> float:
+    match = re.match(r"\s*([\d.]+)\s*([A-Za-z]+)", text)
+    if not match or match.group(2) not in MEM_UNITS:
+        return float("nan")
+    return round(float(match.group(1)) * MEM_UNITS[match.group(2)], 1)
+
+
+def memory(project: str) -> dict[str, dict[str, float]]:
+    ids = run(
+        ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"]
+    ).stdout.split()
+    if not ids:
+        return {}
+    out = run(["docker", "stats", "--no-stream", "--format", "{{json .}}", *ids], timeout=60)
+    figures = {}
+    for line in out.stdout.splitlines():
+        row = json.loads(line)
+        used, _, limit = row["MemUsage"].partition("/")
+        service = row["Name"].removeprefix(f"{project}-").rsplit("-", 1)[0]
+        figures[service] = {"mib": parse_mib(used), "limit_mib": parse_mib(limit)}
+    return dict(sorted(figures.items()))
+
+
+def image_sizes(project: str) -> dict[str, float]:
+    sizes = {}
+    for name in ("app", "nginx"):
+        out = run(
+            ["docker", "image", "inspect", "--format", "{{.Size}}", f"{project}/{name}:local"],
+            check=False,
+        )
+        if out.returncode == 0:
+            sizes[name] = round(int(out.stdout.strip()) / 1e6, 1)  # MB, as `docker images`
+    return sizes
+
+
+def log_findings(stack: Stack, since: str) -> dict[str, Any]:
+    """What the logs say about the run: nginx non-2xx and error lines, gunicorn worker restarts."""
+    services = stack.services()
+    findings: dict[str, Any] = {}
+    if "nginx" in services:
+        out = run(
+            ["docker", "logs", "--since", since, services["nginx"]["ID"]], check=False, timeout=120
+        )
+        statuses: dict[str, int] = {}
+        errors: dict[str, int] = {}
+        for line in (out.stdout + out.stderr).splitlines():
+            if line.startswith("{"):
+                match = re.search(r'"status":(\d+)', line)
+                if match and not match.group(1).startswith("2"):
+                    statuses[match.group(1)] = statuses.get(match.group(1), 0) + 1
+            elif "[error]" in line or "[crit]" in line or "[alert]" in line:
+                message = re.sub(r"^.*?\*\d+ ", "", line)
+                message = re.sub(r", client:.*$", "", message)
+                errors[message] = errors.get(message, 0) + 1
+        findings["nginx_non_2xx"] = dict(sorted(statuses.items()))
+        findings["nginx_errors"] = dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10])
+    if "app" in services:
+        out = run(
+            ["docker", "logs", "--since", since, services["app"]["ID"]], check=False, timeout=120
+        )
+        text = out.stdout + out.stderr
+        findings["gunicorn_worker_restarts"] = text.count("Booting worker with pid")
+        findings["gunicorn_worker_timeouts"] = text.count("WORKER TIMEOUT")
+    return findings
+
+
+def latest_startup(results_dir: Path, project: str) -> dict[str, Any] | None:
+    for path in sorted(results_dir.glob("startup-*.json"), reverse=True):
+        data = json.loads(path.read_text())
+        if data.get("project") == project:
+            data["file"] = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+            return data
+    return None
+
+
+def evaluate(
+    scenarios: dict[str, dict[str, Any]], mem: dict[str, Any], images: dict[str, float]
+) -> list[dict[str, Any]]:
+    def rps(key: str) -> float | None:
+        return scenarios[key]["rps"] if key in scenarios else None
+
+    targets = []
+
+    def add(name: str, figure: str, ok: bool | None) -> None:
+        targets.append(
+            {
+                "target": name,
+                "figure": figure,
+                "met": ok,
+                "verdict": {True: "met", False: "NOT met", None: "n/a"}[ok],
+            }
+        )
+
+    floor, direct = rps("healthz"), rps("healthz_direct")
+    if floor and direct:
+        cost = 1 - floor / direct
+        add(
+            "nginx costs <= 15 % of /healthz throughput vs direct gunicorn",
+            f"{cost:+.1%} ({floor:.0f} vs {direct:.0f} req/s)",
+            cost <= TARGET_PROXY_COST,
+        )
+    for key, share, label in (
+        ("item_cached", TARGET_CACHED_RATIO, "cached item read"),
+        ("items_list", TARGET_UNCACHED_RATIO, "uncached read"),
+    ):
+        if floor and rps(key) is not None:
+            ratio = rps(key) / floor
+            add(f"{label} >= {share:.0%} of /healthz", f"{ratio:.0%}", ratio >= share)
+    app_keys = [key for key, _, _, is_app in SCENARIOS if is_app and key in scenarios]
+    if app_keys:
+        bad = [key for key in app_keys if scenarios[key]["errors"]]
+        slow = [key for key in app_keys if scenarios[key]["p99_ms"] >= TARGET_P99_MS]
+        worst = max(app_keys, key=lambda key: scenarios[key]["p99_ms"])
+        add(
+            "zero errors in every app scenario",
+            "errors in " + ", ".join(bad) if bad else "0 errors",
+            not bad,
+        )
+        add(
+            f"p99 < {TARGET_P99_MS:.0f} ms in every app scenario",
+            f"worst p99 {scenarios[worst]['p99_ms']:.1f} ms ({worst})"
+            + (f"; over in {', '.join(slow)}" if slow else ""),
+            not slow,
+        )
+    if "app" in mem:
+        add(
+            f"app container < {TARGET_APP_MEMORY_MIB:.0f} MiB",
+            f"{mem['app']['mib']:.0f} MiB",
+            mem["app"]["mib"] < TARGET_APP_MEMORY_MIB,
+        )
+    if "app" in images:
+        add(
+            f"app image < {TARGET_IMAGE_MB:.0f} MB",
+            f"{images['app']:.0f} MB",
+            images["app"] < TARGET_IMAGE_MB,
+        )
+    return targets
+
+
+def print_report(report: dict[str, Any]) -> None:
+    scenarios = report["scenarios"]
+    c = report["config"]
+    print()
+    print(
+        f"Project {c['project']}, {c['duration_s']} s per scenario, {c['connections']} "
+        f"connections, {c['threads']} wrk threads, {report['machine']['cpus']} CPUs; "
+        f"app: {_workers(report['app_settings'])}"
+    )
+    header = (
+        f"{'scenario':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+        f"{'errors':>8}{'vs static':>11}{'vs healthz':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for key, row in scenarios.items():
+        print(
+            f"{key:<16}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+            f"{row['p99_9_ms']:>10.1f}{row['errors']:>8}"
+            f"{_pct(row.get('ratio_to_static')):>11}{_pct(row.get('ratio_to_healthz')):>12}"
+        )
+    print()
+    if report["memory_mib"]:
+        print(
+            "Memory at the end (docker stats): "
+            + ", ".join(f"{name} {m['mib']:.0f} MiB" for name, m in report["memory_mib"].items())
+        )
+    if report["image_mb"]:
+        print("Images: " + ", ".join(f"{k} {v:.0f} MB" for k, v in report["image_mb"].items()))
+    found = report["log_findings"]
+    print(
+        f"During the run: {found.get('gunicorn_worker_restarts', '?')} gunicorn worker restarts "
+        f"(max_requests), nginx non-2xx {found.get('nginx_non_2xx', {})}"
+    )
+    for message, count in found.get("nginx_errors", {}).items():
+        print(f"  nginx error x{count}: {message[:160]}")
+    start = report.get("startup")
+    if start:
+        print(
+            f"Start-up (make up to all healthy, {start['mode']}): {start['seconds']:.1f} s "
+            f"({start['file']})"
+        )
+    else:
+        print("Start-up: not measured yet; run bench/startup.sh")
+    print()
+    for target in report["targets"]:
+        print(f"  [{target['verdict']:>7}] {target['target']}: {target['figure']}")
+    print()
+
+
+def _workers(settings: dict[str, str]) -> str:
+    keys = (
+        "GUNICORN_WORKER_CLASS",
+        "GUNICORN_WORKERS",
+        "GUNICORN_THREADS",
+        "GUNICORN_MAX_REQUESTS",
+    )
+    return ", ".join(f"{key}={settings[key]}" for key in keys if key in settings)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="short run; exit 1 unless every scenario has figures and no errors",
+    )
+    args = parser.parse_args()
+
+    duration = env_int("BENCH_DURATION", 2 if args.smoke else 10)
+    connections = env_int("BENCH_CONNECTIONS", 8 if args.smoke else 64)
+    threads = env_int("BENCH_THREADS", 2)
+    warmup = env_int("BENCH_WARMUP", 0 if args.smoke else 2)
+    timeout_s = env_int("BENCH_TIMEOUT", 5)
+    seed_rows = env_int("BENCH_SEED_ITEMS", 20 if args.smoke else 100)
+    if not 1 <= duration <= 300:
+        raise BenchError("BENCH_DURATION must be 1 to 300 seconds")
+    if not 1 <= connections <= 1000 or not 1 <= threads <= 16:
+        raise BenchError("BENCH_CONNECTIONS must be 1 to 1000 and BENCH_THREADS 1 to 16")
+    selected = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s.strip()]
+    known = [key for key, *_ in SCENARIOS]
+    unknown = [s for s in selected if s not in known]
+    if unknown:
+        raise BenchError(f"unknown BENCH_SCENARIOS {unknown}; known: {', '.join(known)}")
+    results_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results")
+    if not results_dir.is_absolute():
+        results_dir = ROOT / results_dir
+
+    stack = Stack()
+    services = stack.check_running()
+    settings = stack.app_settings(services)
+    base_image = os.environ.get("PYTHON_IMAGE") or "the default PYTHON_IMAGE"
+    log(f"building the load generator image on {base_image}")
+    image = build_loadgen(stack.project)
+    wrk = Wrk(image, stack, stack.edge_network(), threads, connections, timeout_s)
+
+    bench_env = dict(os.environ)
+    bench_env["RATE_LIMIT"] = os.environ.get("BENCH_RATE_LIMIT") or "100000r/s"
+    bench_env["RATE_BURST"] = os.environ.get("BENCH_RATE_BURST") or "100000"
+    started = datetime.now(UTC)
+    scenarios: dict[str, dict[str, Any]] = {}
+    log(
+        f"recreating nginx with RATE_LIMIT={bench_env['RATE_LIMIT']}"
+        f" RATE_BURST={bench_env['RATE_BURST']}"
+    )
+    stack.recreate_nginx(bench_env)
+    try:
+        paths = seed(stack, seed_rows)
+        direct = os.environ.get("BENCH_APP_URL") or "http://app:8000"
+        urls = {
+            "static": stack.base + paths["static_path"],
+            "healthz": stack.base + "/healthz",
+            "healthz_direct": direct + "/healthz",
+            "item_cached": stack.base + paths["item_path"],
+            "items_list": stack.base + "/api/items?limit=20",
+            "item_create": stack.base + "/api/items",
+        }
+        for key, description, where, _ in SCENARIOS:
+            if selected and key not in selected:
+                continue
+            post = key == "item_create"
+            if warmup:
+                wrk.run(key, where, urls[key], warmup, post)
+            log(f"{key}: {description}, {duration} s")
+            row = summarise(wrk.run(key, where, urls[key], duration, post))
+            row.update(description=description, url=urls[key], source=where)
+            scenarios[key] = row
+        mem = memory(stack.project)
+        findings = log_findings(stack, started.isoformat(timespec="seconds"))
+    finally:
+        remove_loadgen_containers(stack.project)
+        log("recreating nginx with the stack's own rate limit")
+        stack.recreate_nginx(dict(os.environ))
+
+    for row in scenarios.values():
+        if scenarios.get("static", {}).get("rps"):
+            row["ratio_to_static"] = round(row["rps"] / scenarios["static"]["rps"], 4)
+        if scenarios.get("healthz", {}).get("rps"):
+            row["ratio_to_healthz"] = round(row["rps"] / scenarios["healthz"]["rps"], 4)
+    images = image_sizes(stack.project)
+    report = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "kernel": os.uname().release,
+            "docker": docker_version(),
+        },
+        "config": {
+            "project": stack.project,
+            "duration_s": duration,
+            "warmup_s": warmup,
+            "connections": connections,
+            "threads": threads,
+            "timeout_s": timeout_s,
+            "rate_limit": bench_env["RATE_LIMIT"],
+            "rate_burst": bench_env["RATE_BURST"],
+            "smoke": args.smoke,
+            "python_image": os.environ.get("PYTHON_IMAGE", ""),
+        },
+        "app_settings": settings,
+        "scenarios": scenarios,
+        "memory_mib": mem,
+        "log_findings": findings,
+        "image_mb": images,
+        "startup": latest_startup(results_dir, stack.project),
+    }
+    report["targets"] = evaluate(scenarios, mem, images)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    kind = "bench-smoke" if args.smoke else "bench"
+    out = results_dir / f"{kind}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report)
+    print(f"Results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+    if args.smoke:
+        failures = [
+            f"{key}: {row['requests']} requests, {row['errors']} errors"
+            for key, row in scenarios.items()
+            if row["requests"] == 0 or row["errors"]
+        ]
+        if failures or not scenarios:
+            log("smoke FAILED: " + ("; ".join(failures) or "no scenario ran"))
+            return 1
+        log("smoke passed: every scenario produced figures and no errors")
+    return 0
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        log(str(error))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        log("interrupted")
+        sys.exit(130)
