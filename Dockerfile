@@ -9,7 +9,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 # Requirements before source, so code changes do not reinstall dependencies.
 COPY requirements.txt /tmp/requirements.txt
+# pip and setuptools are needed only here: the runtime venv goes without them (-26 MB).
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt \
+    && /opt/venv/bin/pip uninstall -q -y pip setuptools \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 COPY app/assets.py /src/app/assets.py
 COPY app/static /src/app/static

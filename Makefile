@@ -68,8 +68,8 @@ down: check-docker  ## Stop the stack and keep its data
 	$(COMPOSE) down
 
 .PHONY: destroy
-destroy: check-docker  ## Stop the stack AND delete its data volumes (database, metrics)
-	$(COMPOSE) down --volumes --remove-orphans
+destroy: check-docker  ## Stop the stack AND delete its data volumes (database, metrics, scheduled backups)
+	$(COMPOSE) --profile backup down --volumes --remove-orphans
 
 .PHONY: reload
 reload:  ## Reload nginx, Prometheus and Alertmanager after editing their configuration

@@ -28,10 +28,12 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 workers = _env_int("GUNICORN_WORKERS", 2)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = _env_int("GUNICORN_THREADS", 4)
-# Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
-# all workers from restarting at the same moment.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+# Worker recycling is off (0) by default: measured (docs/performance.md), every recycle under
+# load closed keep-alive connections that nginx was about to reuse, and a POST sent on one got
+# a 502 (nginx retries only idempotent requests). If your code leaks, set a high value such as
+# 100000 with a 10 % jitter, so that workers do not restart together.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
 # A worker silent for this long is killed and replaced.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM, in-flight requests get this long to finish (compose's stop_grace_period is longer).
