@@ -20,6 +20,13 @@ for name in secret_key postgres_password redis_password; do
     # 48 random bytes, URL-safe base64: 64 characters, no quoting trouble anywhere.
     python3 -c 'import secrets; print(secrets.token_urlsafe(48), end="")' > "$file"
     echo "created $file"
+    # Postgres takes its password only when its volume is initialised: a new password file
+    # beside an old volume means the app will not be able to log in.
+    volume="${COMPOSE_PROJECT_NAME:-flask-stack}_postgres_data"
+    if [ "$name" = postgres_password ] && docker volume inspect "$volume" >/dev/null 2>&1; then
+      echo "warning: volume $volume was initialised with another password; restore the old" \
+        "$file, or run make destroy (deletes the data) before make up" >&2
+    fi
   fi
   # Readable inside the containers, whose non-root users differ from yours; the 0700
   # directory keeps every other user of this machine out.

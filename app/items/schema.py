@@ -91,10 +91,10 @@ def parse_update(body: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
+    raw = (request.args.get(name) or "").strip()
+    # Absent or empty (`?limit=&offset=`, as a form with blank fields sends): the default.
+    if not raw:
         return default
-    raw = raw.strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         raise ValidationError(name, f"'{name}' must be an integer from {minimum} to {maximum}.")
     value = int(raw)

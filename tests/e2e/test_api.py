@@ -197,3 +197,15 @@ def test_each_request_is_logged_once_as_one_json_access_line(http):
     assert line["method"] == "GET" and line["path"] == "/api/items" and line["status"] == 200
     assert isinstance(line["duration_ms"], int | float)
     assert line["remote_addr"] and line["level"] == "INFO"
+
+
+def test_empty_paging_parameters_mean_the_defaults(http):
+    response = http.get(f"{BASE}/api/items?limit=&offset=", timeout=10)
+    assert response.status_code == 200
+    assert (response.json()["limit"], response.json()["offset"]) == (20, 0)
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/"])
+def test_the_api_root_is_a_json_404_not_a_redirect(http, path):
+    response = http.get(f"{BASE}{path}", allow_redirects=False, timeout=10)
+    assert_error(response, 404)

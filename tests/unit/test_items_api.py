@@ -112,3 +112,9 @@ def test_stats_aggregate_the_items(client: FlaskClient, make_item: ItemFactory) 
     assert stats["total_items"] == 2
     assert stats["oldest_item_at"] == first["created_at"]
     assert stats["newest_item_at"] == last["created_at"]
+
+
+def test_empty_paging_parameters_mean_the_defaults(client: FlaskClient) -> None:
+    response = client.get("/api/items?limit=&offset=")
+    assert response.status_code == 200
+    assert (response.get_json()["limit"], response.get_json()["offset"]) == (20, 0)
