@@ -41,5 +41,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8000 9100
-# Exec form: gunicorn is PID 1 and receives SIGTERM itself. It reads ./gunicorn.conf.py.
+# Exec form, so signals reach gunicorn directly (compose adds tini as PID 1, which forwards
+# them). gunicorn reads ./gunicorn.conf.py.
 CMD ["gunicorn"]

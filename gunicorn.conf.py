@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 
@@ -34,7 +37,8 @@ threads = _env_int("GUNICORN_THREADS", 4)
 # 100000 with a 10 % jitter, so that workers do not restart together.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
-# A worker silent for this long is killed and replaced.
+# A worker silent for this long is killed and replaced; with gthread workers, a worker with a
+# request running longer than this is recycled too (see the request watchdog below).
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM, in-flight requests get this long to finish (compose's stop_grace_period is longer).
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
@@ -123,3 +127,41 @@ def child_exit(server, worker) -> None:
                 "app_gunicorn_worker_exits", "Gunicorn workers that exited (and were replaced)"
             )
         _worker_exits.inc()
+
+
+# --- Request watchdog (gthread) -----------------------------------------------------------
+# gunicorn's timeout watches a worker's heartbeat, which a gthread worker's main loop keeps
+# beating while one of its threads hangs. To give slow requests the same fate as under sync
+# workers, each worker notes when its requests start; a request older than `timeout` makes the
+# worker stop gracefully (SIGTERM to itself: in-flight requests get graceful_timeout, then the
+# master kills and replaces it). nginx has already answered that client 504 (its read timeout
+# is shorter), and the other workers keep serving.
+_requests_started: dict[int, float] = {}
+
+
+def pre_request(worker, req) -> None:
+    _requests_started[threading.get_ident()] = time.monotonic()
+
+
+def post_request(worker, req, environ, resp) -> None:
+    _requests_started.pop(threading.get_ident(), None)
+
+
+def post_worker_init(worker) -> None:
+    if worker.cfg.worker_class_str != "gthread" or worker.cfg.timeout <= 0:
+        return
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(1)
+            started = min(_requests_started.values(), default=None)
+            if started is not None and time.monotonic() - started > worker.cfg.timeout:
+                worker.log.error(
+                    "a request has run for more than %s s: recycling worker %s",
+                    worker.cfg.timeout,
+                    worker.pid,
+                )
+                os.kill(worker.pid, signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, name="request-watchdog", daemon=True).start()

@@ -22,6 +22,7 @@ build_base() {
   local sources=/etc/apt/sources.list.d/debian.sources mirror rootfs
   mirror=$(awk '/^URIs:/ {print $2; exit}' "$sources")
   rootfs=$(mktemp -d)
+  trap 'rm -rf "$rootfs"' EXIT
   log "debootstrap bookworm from $mirror (about 30 s)"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
   # The image uses the same package sources and trusts the same CA bundle as this machine,

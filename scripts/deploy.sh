@@ -17,7 +17,11 @@ if [ "${#old[@]}" -eq 0 ]; then
   echo "the app is not running: start the stack with make up" >&2
   exit 1
 fi
-edge_network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "${old[0]}" | tr ' ' '\n' | grep '_edge$')
+edge_network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "${old[0]}" | tr ' ' '\n' | grep '_edge$' || true)
+if [ -z "$edge_network" ]; then
+  echo "the app container is on no *_edge network: is this the stack compose.yaml describes?" >&2
+  exit 1
+fi
 
 addresses() {  # container ids -> "server ip:8000;" lines
   for id in "$@"; do
@@ -29,7 +33,8 @@ addresses() {  # container ids -> "server ip:8000;" lines
 point_nginx_at() {  # upstream lines on stdin
   # nginx validates the new file before it reloads; its warnings (OCSP stapling with the
   # self-signed certificate) are not news here.
-  if ! compose exec -T nginx sh -c 'cat > /tmp/nginx/upstream-servers.conf && nginx -q -t -c /tmp/nginx/nginx.conf && nginx -s reload -c /tmp/nginx/nginx.conf' >/dev/null 2>&1; then
+  # The old file comes back if nginx refuses the new one, so a later reload still works.
+  if ! compose exec -T nginx sh -c 'f=/tmp/nginx/upstream-servers.conf; cp "$f" "$f.old" && cat > "$f" && { nginx -q -t -c /tmp/nginx/nginx.conf || { mv "$f.old" "$f"; exit 1; }; } && nginx -s reload -c /tmp/nginx/nginx.conf' >/dev/null 2>&1; then
     log "nginx refused the new upstream list; nothing was stopped"
     exit 1
   fi
@@ -43,7 +48,7 @@ compose run --rm --no-deps migrate >/dev/null
 
 count=${#old[@]}
 log "starting $count new replica(s) beside the $count running"
-compose up -d --no-deps --no-recreate --scale "app=$((count * 2))" app 2>/dev/null
+compose up -d --no-deps --no-recreate --scale "app=$((count * 2))" app >/dev/null
 mapfile -t all < <(compose ps -q app)
 new=()
 for id in "${all[@]}"; do

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 secrets_dir=${SECRETS_DIR:-./secrets}
 cert_dir=${CERT_DIR:-./certs}
-acme_webroot=${ACME_WEBROOT:-$cert_dir/acme}
+acme_webroot=${ACME_WEBROOT:-./certs/acme}
 
 umask 077
 mkdir -p "$secrets_dir"

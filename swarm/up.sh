@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# docker stack deploy reads no .env: load it (plain KEY=value lines), as Compose would.
+if [ -f .env ]; then
+  set -a
+  # shellcheck disable=SC1091
+  . ./.env
+  set +a
+fi
+
 stack=${SWARM_STACK:-flaskswarm}
 log() { printf '[swarm-up] %s\n' "$*"; }
 

@@ -12,17 +12,16 @@ ready() {
     desired=${replicas##*/}
     desired=${desired%% *}
     if [ "$service" = "${stack}_migrate" ]; then
-      docker service ps --format '{{.CurrentState}}' "$service" | grep -q '^Complete' || return 1
+      states=$(docker service ps --format '{{.CurrentState}}' "$service")
+      [[ "$states" == *Complete* ]] || return 1
       continue
     fi
     [ "$running" = "$desired" ] || return 1
   done < <(docker stack services --format '{{.Name}} {{.Replicas}}' "$stack")
   # Every running task's container that has a healthcheck must report healthy.
-  if docker ps --filter "label=com.docker.stack.namespace=$stack" --format '{{.Status}}' \
-      | grep -E '\((health: starting|unhealthy)\)' -q; then
-    return 1
-  fi
-  return 0
+  local statuses
+  statuses=$(docker ps --filter "label=com.docker.stack.namespace=$stack" --format '{{.Status}}')
+  [[ "$statuses" != *"health: starting"* && "$statuses" != *"(unhealthy)"* ]]
 }
 
 until ready; do

@@ -120,8 +120,10 @@ def test_sigterm_lets_an_in_flight_request_finish(http):
         wait_healthy("app")
 
 
-def test_a_request_slower_than_the_edge_timeout_gets_504_while_others_are_served(http):
-    lock = HeldLock(32)  # longer than nginx's PROXY_READ_TIMEOUT (25 s)
+def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_recycled(http):
+    master, workers_before = gunicorn_processes()
+    # Longer than nginx's PROXY_READ_TIMEOUT (25 s) and gunicorn's GUNICORN_TIMEOUT (30 s).
+    lock = HeldLock(34)
     result: dict = {}
 
     def slow() -> None:
@@ -138,6 +140,16 @@ def test_a_request_slower_than_the_edge_timeout_gets_504_while_others_are_served
     assert result.get("status") == 504
     assert result["json"]["error"]["code"] == "gateway_timeout"
     lock.wait()
+
+    def recycled() -> bool:
+        now_master, now_workers = gunicorn_processes()
+        return (
+            now_master == master
+            and len(now_workers) == len(workers_before)
+            and bool(set(workers_before) - set(now_workers))
+        )
+
+    wait_for(recycled, 60, 1, "the slow request's worker to be replaced")
     wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 30)
     assert set(all_ok(20)) == {200}
 

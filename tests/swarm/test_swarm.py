@@ -139,7 +139,8 @@ def test_every_app_replica_is_scraped_by_prometheus():
 
 
 def test_a_killed_app_task_is_healed_and_only_in_flight_requests_may_fail():
-    victim = containers(APP)[0]
+    before = set(containers(APP))
+    victim = sorted(before)[0]
     with Stream(["read", "read", "write"]) as stream:
         time.sleep(2)
         docker("kill", victim)
@@ -149,7 +150,8 @@ def test_a_killed_app_task_is_healed_and_only_in_flight_requests_may_fail():
     failures = stream.failures("read") + stream.failures("write")
     assert failures <= in_flight_bound, stream.outcomes
     assert stream.total("read") > 50
-    assert victim not in containers(APP)
+    after = set(containers(APP))
+    assert victim not in after and after - before, "no new task replaced the killed one"
 
 
 def test_a_rolling_update_to_a_new_image_fails_no_request(http):
