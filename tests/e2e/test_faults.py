@@ -8,7 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import BASE, compose, inspect, redis_cli, stopped, wait_for, wait_healthy
+from .stack import (
+    BASE,
+    app_log_lines,
+    compose,
+    inspect,
+    redis_cli,
+    stopped,
+    wait_for,
+    wait_healthy,
+)
 
 
 def started_at(service: str) -> str:
@@ -53,6 +62,13 @@ def test_redis_down_degrades_health_but_reads_and_writes_still_work(http, redis_
     assert http.get(f"{BASE}/api/stats", timeout=10).status_code == 200
     assert http.get(f"{BASE}/api/items", timeout=10).status_code == 200
     assert started_at("app") == app_started
+    # The degradation is not silent: the app logs a warning, in JSON, for the operator.
+    warnings = [
+        line
+        for line in app_log_lines("2m")
+        if line.get("level") == "WARNING" and "cache unavailable" in line.get("message", "")
+    ]
+    assert warnings, "no warning was logged while Redis was down"
 
 
 def test_redis_back_means_healthy_again_without_a_restart(http):
