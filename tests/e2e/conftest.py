@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .stack import BASE, CA_FILE, new_session
+from .stack import exit_unless_reachable, new_session
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,7 +26,4 @@ def http() -> Iterator[requests.Session]:
 @pytest.fixture(scope="session", autouse=True)
 def stack_is_up() -> None:
     """Every e2e test needs the stack: fail fast with a hint when it is not running."""
-    try:
-        requests.get(f"{BASE}/healthz", verify=CA_FILE, timeout=5)
-    except requests.RequestException as error:
-        pytest.exit(f"the stack is not reachable at {BASE} ({error}); run `make up` first", 2)
+    exit_unless_reachable("`make up`")

@@ -122,6 +122,14 @@ def stopped(service: str) -> Iterator[None]:
         wait_healthy(service)
 
 
+def exit_unless_reachable(how_to_start: str) -> None:
+    """End the whole run at once, with a hint, when nothing answers on the HTTPS port."""
+    try:
+        requests.get(f"{BASE}/healthz", verify=CA_FILE, timeout=5)
+    except requests.RequestException as error:
+        pytest.exit(f"nothing answers at {BASE} ({error}); run {how_to_start} first", 2)
+
+
 def new_session(retry_on_429: bool = True) -> requests.Session:
     """A client that trusts the stack's certificate; by default it honours 429 Retry-After
     the way a well-behaved API client does, so tests stay within the edge's rate limit."""

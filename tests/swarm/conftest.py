@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.e2e.conftest import http  # noqa: F401  (the same client fixture)
-from tests.e2e.stack import BASE, CA_FILE
+from tests.e2e.stack import exit_unless_reachable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -17,7 +16,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def swarm_stack_is_up() -> None:
-    try:
-        requests.get(f"{BASE}/healthz", verify=CA_FILE, timeout=5)
-    except requests.RequestException as error:
-        pytest.exit(f"the Swarm stack is not reachable at {BASE} ({error}); run make swarm-up", 2)
+    exit_unless_reachable("`make swarm-up`")
