@@ -91,9 +91,30 @@ def _reset_multiproc_dir() -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+# On SIGTERM, keep serving this many seconds before the graceful stop begins. An orchestrator
+# that takes a replica out of DNS as it stops it (Swarm) needs this: until nginx's cached
+# answer expires, it still sends new requests here, and a POST that lands in the listen
+# backlog as the socket closes cannot be retried. 0 (Compose, where make deploy switches
+# nginx first) stops at once.
+shutdown_delay = float(os.environ.get("GUNICORN_SHUTDOWN_DELAY", "0"))
+
+
+def _delay_sigterm(server) -> None:
+    graceful_stop = server.handle_term
+
+    def handle_term() -> None:
+        server.log.info("SIGTERM: serving %.1f s more, then stopping gracefully", shutdown_delay)
+        time.sleep(shutdown_delay)  # workers keep serving; only the master waits
+        graceful_stop()
+
+    server.handle_term = handle_term
+
+
 def on_starting(server) -> None:
     """Refuse to start with a bad configuration, before any worker serves a request."""
     _reset_multiproc_dir()
+    if shutdown_delay > 0:
+        _delay_sigterm(server)
     from app.config import ConfigError, get_config
 
     try:

@@ -37,11 +37,11 @@ def compose(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**_image_variables(), **os.environ, **(env or {})},
+        env={**image_variables(), **os.environ, **(env or {})},
     )
 
 
-def _image_variables() -> dict[str, str]:
+def image_variables() -> dict[str, str]:
     """images.env, as the Makefile reads it: compose must see the same images as `make up`."""
     path = ROOT / "images.env"
     if not path.exists():

@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 import requests
 
-from tests.e2e.stack import BASE, ROOT, new_session, prometheus_query, wait_for
+from tests.e2e.stack import (
+    BASE,
+    ROOT,
+    image_variables,
+    new_session,
+    prometheus_query,
+    wait_for,
+)
 
 # The public contract, unchanged: these tests drive only the published ports.
 from tests.e2e.test_api import (  # noqa: F401
@@ -158,8 +165,9 @@ def test_a_rolling_update_to_a_new_image_fails_no_request(http):
     new_version = f"2.0.0-swarm-{int(time.time())}"
     image = f"{os.environ.get('COMPOSE_PROJECT_NAME', 'flask-stack')}/app:swarm-next"
     build = ["build", "-q", "-t", image, "--build-arg", f"APP_VERSION={new_version}"]
-    if os.environ.get("PYTHON_IMAGE"):
-        build += ["--build-arg", f"PYTHON_IMAGE={os.environ['PYTHON_IMAGE']}"]
+    python_image = os.environ.get("PYTHON_IMAGE") or image_variables().get("PYTHON_IMAGE")
+    if python_image:
+        build += ["--build-arg", f"PYTHON_IMAGE={python_image}"]
     docker(*build, str(ROOT), timeout=600)
     with Stream(["read", "read", "write"]) as stream:
         time.sleep(2)
