@@ -19,10 +19,11 @@ build_base() {
   fi
   command -v debootstrap >/dev/null || { log "debootstrap is needed to build $base (apt-get install debootstrap)"; exit 1; }
   [ "$(id -u)" = 0 ] || { log "building $base with debootstrap needs root"; exit 1; }
-  local sources=/etc/apt/sources.list.d/debian.sources mirror rootfs
+  local sources=/etc/apt/sources.list.d/debian.sources mirror
   mirror=$(awk '/^URIs:/ {print $2; exit}' "$sources")
+  # Global, not local: the EXIT trap runs after this function has returned.
   rootfs=$(mktemp -d)
-  trap 'rm -rf "$rootfs"' EXIT
+  trap 'rm -rf "${rootfs:-}"' EXIT
   log "debootstrap bookworm from $mirror (about 30 s)"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
   # The image uses the same package sources and trusts the same CA bundle as this machine,
