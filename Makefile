@@ -6,8 +6,6 @@ SHELL := /bin/bash
 # Settings come from, in order of precedence: the make command line, the environment, .env
 # (KEY=value lines, no quotes; Compose reads the same file), then the defaults below.
 -include .env
-# Written by `make offline-images`: selects locally built stand-ins for the upstream images.
--include images.env
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,12 +16,11 @@ PROMETHEUS_PORT ?= 9090
 PYTEST_ARGS ?=
 export BIND_ADDRESS HTTP_PORT HTTPS_PORT PROMETHEUS_PORT
 # Exported only when set, so that an empty value never hides Compose's default.
-EXPORTED_IF_SET := PYTHON_IMAGE NGINX_IMAGE POSTGRES_IMAGE REDIS_IMAGE PROMETHEUS_IMAGE \
-	ALERTMANAGER_IMAGE POSTGRES_EXPORTER_IMAGE REDIS_EXPORTER_IMAGE NGINX_EXPORTER_IMAGE \
-	CERT_DIR ACME_WEBROOT SECRETS_DIR COMPOSE_PROJECT_NAME BACKUP_DIR POSTGRES_DB
+EXPORTED_IF_SET := CERT_DIR ACME_WEBROOT SECRETS_DIR COMPOSE_PROJECT_NAME BACKUP_DIR POSTGRES_DB
 $(foreach var,$(EXPORTED_IF_SET),$(if $(value $(var)),$(eval export $(var))))
 
-COMPOSE := docker compose
+# Compose with the stand-in images of images.env when that file exists (see offline-images/).
+COMPOSE := scripts/compose.sh
 VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 
@@ -32,17 +29,19 @@ help:  ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: check-docker
-check-docker:  ## Check that Docker Engine and Compose v2 are installed and running
-	@command -v docker >/dev/null 2>&1 || { echo "Docker is not installed: install Docker Engine (https://docs.docker.com/engine/install/) and the Compose v2 plugin."; exit 1; }
-	@docker compose version >/dev/null 2>&1 || { echo "Compose v2 is missing: install the docker-compose-plugin package (the 'docker compose' command)."; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "The Docker daemon is not reachable: start Docker (or add your user to the docker group)."; exit 1; }
+check-docker:  ## Check Docker Engine and Compose v2; install them on Debian/Ubuntu as root if missing
+	@scripts/check-docker.sh
+
+.PHONY: images
+images: check-docker  ## Check that the images can be had; build stand-ins where no registry answers
+	@offline-images/ensure.sh
 
 .PHONY: init
 init:  ## Create secrets/ and a self-signed certificate in certs/ where absent
 	@scripts/first-run.sh
 
 .PHONY: up
-up: check-docker init  ## Build the images and start the whole stack, waiting until all are healthy
+up: check-docker images init  ## Build the images and start the whole stack, waiting until all are healthy
 	$(COMPOSE) up -d --build --wait --wait-timeout 300
 	@echo
 	@echo "  App:        https://localhost:$(HTTPS_PORT)/  (self-signed certificate)"
@@ -93,7 +92,7 @@ restore: check-docker  ## Restore a dump into the running stack: make restore BA
 	@scripts/restore.sh "$(BACKUP)"
 
 .PHONY: offline-images
-offline-images:  ## Build stand-in images from Debian packages where no registry answers (needs root)
+offline-images: check-docker  ## Build the stand-in images from Debian packages now (needs root)
 	offline-images/build.sh
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
@@ -138,11 +137,11 @@ bench-smoke:  ## A 2-second-per-scenario bench that fails unless every scenario 
 	$(PYTHON) bench/bench.py --smoke
 
 .PHONY: k8s-validate
-k8s-validate:  ## Render the k8s/ overlays and check them offline: schemas, hardening, checkov, tests
+k8s-validate: images  ## Render the k8s/ overlays and check them offline: schemas, hardening, checkov, tests
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
 	@cmp -s requirements-k8s.txt k8s/.venv/requirements-k8s.txt || { rm -rf k8s/.venv && $(PYTHON) -m venv k8s/.venv && k8s/.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-k8s.txt && cp requirements-k8s.txt k8s/.venv/; }
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-	  docker build --quiet --build-arg PYTHON_IMAGE=$${PYTHON_IMAGE:-python:3.11.10-slim-bookworm} -t flask-stack-k8s-tools:local - < k8s/Dockerfile.tools >/dev/null || exit 1; \
+	  docker build --quiet --build-arg PYTHON_IMAGE=$$(scripts/python-image.sh) -t flask-stack-k8s-tools:local - < k8s/Dockerfile.tools >/dev/null || exit 1; \
 	  if command -v kubectl >/dev/null 2>&1; then renderer=all; else renderer=docker; fi; \
 	elif command -v kubectl >/dev/null 2>&1; then renderer=kubectl; \
 	else echo "k8s-validate needs Docker (for the kubectl 1.20 tools image) or kubectl on PATH."; exit 1; fi; \

@@ -3,6 +3,9 @@
 # container registry answers. Writes ../images.env with the variables that select them and
 # prints it. Nothing is retagged under an upstream name: every stand-in is called
 # flask-stack-offline/<name>:<debian version>. See README.md beside this script.
+#   build.sh                  the base (when absent), every stand-in, images.env
+#   build.sh --base-only TAG  only a base image, from nothing, under TAG (CI's cold-path check)
+#   build.sh --print-base     the base image's name
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,17 +16,16 @@ base=$prefix/debian:bookworm
 
 log() { printf '[offline-images] %s\n' "$*" >&2; }
 
-build_base() {
-  if docker image inspect "$base" >/dev/null 2>&1; then
-    return
-  fi
-  command -v debootstrap >/dev/null || { log "debootstrap is needed to build $base (apt-get install debootstrap)"; exit 1; }
-  [ "$(id -u)" = 0 ] || { log "building $base with debootstrap needs root"; exit 1; }
-  local sources=/etc/apt/sources.list.d/debian.sources mirror
+# Global, not local to build_base: the EXIT trap runs after that function has returned.
+rootfs=""
+trap 'if [ -n "$rootfs" ]; then rm -rf "$rootfs"; fi' EXIT
+
+build_base() {  # tag
+  local tag=$1 sources=/etc/apt/sources.list.d/debian.sources mirror
+  command -v debootstrap >/dev/null || { log "debootstrap is needed to build $tag (apt-get install debootstrap)"; exit 1; }
+  [ "$(id -u)" = 0 ] || { log "building $tag with debootstrap needs root"; exit 1; }
   mirror=$(awk '/^URIs:/ {print $2; exit}' "$sources")
-  # Global, not local: the EXIT trap runs after this function has returned.
   rootfs=$(mktemp -d)
-  trap 'rm -rf "${rootfs:-}"' EXIT
   log "debootstrap bookworm from $mirror (about 30 s)"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
   # The image uses the same package sources and trusts the same CA bundle as this machine,
@@ -39,9 +41,10 @@ build_base() {
   tar -C "$rootfs" -c . | docker import \
     -c 'ENV PIP_CERT=/usr/local/share/offline-ca/ca-certificates.crt' \
     -c 'ENV REQUESTS_CA_BUNDLE=/usr/local/share/offline-ca/ca-certificates.crt' \
-    -c 'CMD ["bash"]' - "$base" >/dev/null
+    -c 'CMD ["bash"]' - "$tag" >/dev/null
   rm -rf "$rootfs"
-  log "built $base"
+  rootfs=""
+  log "built $tag"
 }
 
 build_standin() {  # name tag
@@ -50,7 +53,23 @@ build_standin() {  # name tag
   docker build -q --build-arg BASE_IMAGE="$base" -t "$prefix/$name:$tag" "$here/$name" >/dev/null
 }
 
-build_base
+case "${1:-}" in
+  --print-base)
+    echo "$base"
+    exit 0
+    ;;
+  --base-only)
+    build_base "${2:?--base-only needs a tag}"
+    exit 0
+    ;;
+  "") ;;
+  *)
+    log "unknown option: $1"
+    exit 2
+    ;;
+esac
+
+docker image inspect "$base" >/dev/null 2>&1 || build_base "$base"
 build_standin python 3.11
 build_standin nginx 1.22
 build_standin postgres 15

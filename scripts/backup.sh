@@ -10,7 +10,7 @@ chmod 700 "$dir"
 file="$dir/${POSTGRES_DB:-app}-$(date -u +%Y%m%dT%H%M%SZ).dump"
 partial="$file.partial"
 trap 'rm -f "$partial"' EXIT
-docker compose exec -T postgres sh -c 'exec pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom' > "$partial"
+scripts/compose.sh exec -T postgres sh -c 'exec pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom' > "$partial"
 mv "$partial" "$file"
 chmod 600 "$file"
 echo "$file"

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[deploy] %s\n' "$*"; }
-compose() { docker compose "$@"; }
+compose() { scripts/compose.sh "$@"; }
 
 mapfile -t old < <(compose ps -q app)
 if [ "${#old[@]}" -eq 0 ]; then

@@ -13,6 +13,6 @@ if [ "$(head -c 5 "$file")" != "PGDMP" ]; then
   echo "$file is not a pg_dump custom-format file" >&2
   exit 2
 fi
-docker compose exec -T postgres sh -c 'exec pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction --exit-on-error' < "$file"
-docker compose exec -T redis sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli FLUSHDB' >/dev/null
+scripts/compose.sh exec -T postgres sh -c 'exec pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction --exit-on-error' < "$file"
+scripts/compose.sh exec -T redis sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli FLUSHDB' >/dev/null
 echo "restored $file"

@@ -16,7 +16,7 @@ fi
 stack=${SWARM_STACK:-flaskswarm}
 log() { printf '[swarm-up] %s\n' "$*"; }
 
-if [ -n "$(docker compose ps -q nginx prometheus 2>/dev/null)" ]; then
+if [ -n "$(scripts/compose.sh ps -q nginx prometheus 2>/dev/null)" ]; then
   echo "The Compose stack is running and holds the same ports: run make down first." >&2
   exit 1
 fi
@@ -30,7 +30,7 @@ fi
 
 scripts/first-run.sh
 log "building the app and nginx images"
-docker compose build -q app nginx
+scripts/compose.sh build -q app nginx
 
 export SWARM_SECRETS_PATH SWARM_CERT_PATH
 SWARM_SECRETS_PATH=$(cd "${SECRETS_DIR:-secrets}" && pwd)

@@ -28,16 +28,16 @@ CA_FILE = str(ROOT / os.environ.get("CERT_DIR", "certs") / "fullchain.pem")
 def compose(
     *args: str, check: bool = True, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run `docker compose` on this project, from its root, with the Makefile's environment
-    (plus `env`)."""
+    """Run `docker compose` on this project through scripts/compose.sh (the stand-in images of
+    images.env, as `make up` sees them), from its root, with this environment plus `env`."""
     return subprocess.run(
-        ["docker", "compose", *args],
+        [str(ROOT / "scripts" / "compose.sh"), *args],
         cwd=ROOT,
         check=check,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**image_variables(), **os.environ, **(env or {})},
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -123,11 +123,14 @@ def stopped(service: str) -> Iterator[None]:
 
 
 def exit_unless_reachable(how_to_start: str) -> None:
-    """End the whole run at once, with a hint, when nothing answers on the HTTPS port."""
+    """End the whole run at once, with a one-line hint, when the stack is not up."""
+    hint = f"run {how_to_start} first (or `make test`, which starts it)"
+    if not Path(CA_FILE).is_file():
+        pytest.exit(f"no stack here: {CA_FILE} does not exist; {hint}", 2)
     try:
         requests.get(f"{BASE}/healthz", verify=CA_FILE, timeout=5)
-    except requests.RequestException as error:
-        pytest.exit(f"nothing answers at {BASE} ({error}); run {how_to_start} first", 2)
+    except (requests.RequestException, OSError) as error:
+        pytest.exit(f"nothing answers at {BASE} ({type(error).__name__}); {hint}", 2)
 
 
 def new_session(retry_on_429: bool = True) -> requests.Session:

@@ -15,6 +15,15 @@ from app.extensions import db
 ItemFactory = Callable[..., dict[str, Any]]
 
 
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """After a bare `pytest` (the unit tests only), say how to run the rest."""
+    if not config.args or config.args == config.getini("testpaths"):
+        terminalreporter.write_line(
+            "Only the unit tests ran. `make test` runs lint, unit, k8s and end-to-end tests "
+            "(it starts the stack); `make test-e2e` runs the end-to-end tests against `make up`."
+        )
+
+
 def build_app(**overrides: Any) -> Flask:
     """A testing app with its tables created."""
     app = create_app({"FLASK_CONFIG": "testing", **overrides})
