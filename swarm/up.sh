@@ -5,13 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# docker stack deploy reads no .env: load it (plain KEY=value lines), as Compose would.
-if [ -f .env ]; then
-  set -a
-  # shellcheck disable=SC1091
-  . ./.env
-  set +a
-fi
+# docker stack deploy reads no .env: load it (plain KEY=value lines), as Compose would, and
+# images.env on top, as scripts/compose.sh does.
+for file in .env images.env; do
+  if [ -f "$file" ]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "./$file"
+    set +a
+  fi
+done
 
 stack=${SWARM_STACK:-flaskswarm}
 log() { printf '[swarm-up] %s\n' "$*"; }
