@@ -17,7 +17,8 @@ ItemFactory = Callable[..., dict[str, Any]]
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """After a bare `pytest` (the unit tests only), say how to run the rest."""
-    if not config.args or config.args == config.getini("testpaths"):
+    paths = [arg for arg in config.invocation_params.args if not arg.startswith("-")]
+    if not paths:
         terminalreporter.write_line(
             "Only the unit tests ran. `make test` runs lint, unit, k8s and end-to-end tests "
             "(it starts the stack); `make test-e2e` runs the end-to-end tests against `make up`."
