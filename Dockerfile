@@ -1,8 +1,9 @@
-# The app image: gunicorn serving the Flask app as a fixed non-root user.
-# Base images are variables so a mirror or the offline stand-ins can replace them.
-ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
+# The app image: gunicorn serving the Flask app as a fixed non-root user. The worker and the
+# one-shot jobs (migrations, static assets) run from the same image.
+# PYTHON_IMAGE comes from compose.yaml, the one place that names the base images.
+ARG PYTHON_IMAGE
 
-# Stage 1: build the virtualenv (and the static asset manifest) where pip may write.
+# Stage 1: build the virtualenv and the fingerprinted static assets where pip may write.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
@@ -13,31 +14,32 @@ COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall -q -y pip setuptools \
     && /opt/venv/bin/python -m compileall -q /opt/venv
+# The one build of the static files: the app reads their manifest, and the `assets` job
+# publishes them into the volume nginx serves.
 COPY app/assets.py /src/app/assets.py
 COPY app/static /src/app/static
-RUN python /src/app/assets.py /src/app/static /out
+RUN python /src/app/assets.py build /src/app/static /out
 
 # Stage 2: the runtime, with no compilers and no build leftovers.
 FROM ${PYTHON_IMAGE} AS runtime
 ARG APP_UID=10001
 ARG APP_GID=10001
-ARG APP_VERSION=1.0.0
 RUN groupadd --system --gid "${APP_GID}" app \
     && useradd --system --uid "${APP_UID}" --gid app --home-dir /app --no-create-home \
-       --shell /usr/sbin/nologin app
+       --shell /usr/sbin/nologin app \
+    && install -d -o "${APP_UID}" -g "${APP_GID}" /srv/static
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Code is owned by root and read-only for the app user.
 COPY gunicorn.conf.py ./
 COPY app/ ./app/
-COPY --from=build /out/manifest.json ./app/static-manifest.json
+COPY --from=build /out/ ./static-build/
 RUN rm -rf ./app/static && python -m compileall -q ./app gunicorn.conf.py
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     FLASK_CONFIG=production \
-    APP_VERSION=${APP_VERSION} \
-    ASSET_MANIFEST=/app/app/static-manifest.json \
+    ASSET_MANIFEST=/app/static-build/manifest.json \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 USER ${APP_UID}:${APP_GID}
 EXPOSE 8000 9100

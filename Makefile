@@ -3,21 +3,16 @@
 SHELL := /bin/bash
 
 # --- Variables ---------------------------------------------------------------------------
-# Settings come from, in order of precedence: the make command line, the environment, .env
-# (KEY=value lines, no quotes; Compose reads the same file), then the defaults below.
+# The stack's settings live in .env (see .env.example); Compose reads it itself. make reads it
+# too and exports it to the host-side scripts: a value there wins over the environment, and
+# the make command line wins over both.
 -include .env
+ENV_NAMES := $(shell sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' .env 2>/dev/null)
+$(foreach name,$(ENV_NAMES),$(eval export $(name)))
 
 PYTHON ?= python3
 VENV ?= .venv
-BIND_ADDRESS ?= 127.0.0.1
-HTTP_PORT ?= 8080
-HTTPS_PORT ?= 8443
-PROMETHEUS_PORT ?= 9090
 PYTEST_ARGS ?=
-export BIND_ADDRESS HTTP_PORT HTTPS_PORT PROMETHEUS_PORT
-# Exported only when set, so that an empty value never hides Compose's default.
-EXPORTED_IF_SET := CERT_DIR ACME_WEBROOT SECRETS_DIR COMPOSE_PROJECT_NAME BACKUP_DIR POSTGRES_DB
-$(foreach var,$(EXPORTED_IF_SET),$(if $(value $(var)),$(eval export $(var))))
 
 # Compose with the stand-in images of images.env when that file exists (see offline-images/).
 COMPOSE := scripts/compose.sh
@@ -43,12 +38,7 @@ init:  ## Create secrets/ and a self-signed certificate in certs/ where absent
 .PHONY: up
 up: check-docker images init  ## Build the images and start the whole stack, waiting until all are healthy
 	$(COMPOSE) up -d --build --wait --wait-timeout 300
-	@echo
-	@echo "  App:        https://localhost:$(HTTPS_PORT)/  (self-signed certificate)"
-	@echo "  Health:     https://localhost:$(HTTPS_PORT)/health"
-	@echo "  API:        https://localhost:$(HTTPS_PORT)/api/items"
-	@echo "  HTTP:       http://localhost:$(HTTP_PORT)/ redirects to HTTPS"
-	@echo "  Prometheus: http://localhost:$(PROMETHEUS_PORT)/"
+	@scripts/urls.sh
 
 .PHONY: deploy
 deploy: check-docker  ## Replace the running app with a new build, with no failed request
@@ -56,11 +46,11 @@ deploy: check-docker  ## Replace the running app with a new build, with no faile
 
 .PHONY: swarm-up
 swarm-up: check-docker  ## Deploy the stack to Docker Swarm (a single-node swarm if none), wait until healthy
-	@swarm/up.sh
+	@deploy/swarm/up.sh
 
 .PHONY: swarm-down
 swarm-down: check-docker  ## Remove the Swarm stack (SWARM_REMOVE_VOLUMES=1 also deletes its data)
-	@swarm/down.sh
+	@deploy/swarm/down.sh
 
 .PHONY: down
 down: check-docker  ## Stop the stack and keep its data
@@ -129,21 +119,13 @@ test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (
 test: lint test-unit k8s-validate up test-e2e  ## The whole suite: lint, unit tests, k8s checks, `make up`, end-to-end tests
 
 .PHONY: bench
-bench:  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
-	$(PYTHON) bench/bench.py
+bench: $(VENV_STAMP)  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
+	$(VENV_PY) bench/bench.py
 
 .PHONY: bench-smoke
-bench-smoke:  ## A 2-second-per-scenario bench that fails unless every scenario has figures and no errors
-	$(PYTHON) bench/bench.py --smoke
+bench-smoke: $(VENV_STAMP)  ## A 2-second-per-scenario bench that fails unless every scenario has figures and no errors
+	$(VENV_PY) bench/bench.py --smoke
 
 .PHONY: k8s-validate
-k8s-validate: images  ## Render the k8s/ overlays and check them offline: schemas, hardening, checkov, tests
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
-	@cmp -s requirements-k8s.txt k8s/.venv/requirements-k8s.txt || { rm -rf k8s/.venv && $(PYTHON) -m venv k8s/.venv && k8s/.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-k8s.txt && cp requirements-k8s.txt k8s/.venv/; }
-	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
-	  docker build --quiet --build-arg PYTHON_IMAGE=$$(scripts/python-image.sh) -t flask-stack-k8s-tools:local - < k8s/Dockerfile.tools >/dev/null || exit 1; \
-	  if command -v kubectl >/dev/null 2>&1; then renderer=all; else renderer=docker; fi; \
-	elif command -v kubectl >/dev/null 2>&1; then renderer=kubectl; \
-	else echo "k8s-validate needs Docker (for the kubectl 1.20 tools image) or kubectl on PATH."; exit 1; fi; \
-	export K8S_RENDERER=$${K8S_RENDERER:-$$renderer}; echo "k8s-validate: renderer $$K8S_RENDERER"; \
-	k8s/.venv/bin/python k8s/tools/k8s_validate.py && k8s/.venv/bin/python -m pytest -m unit tests/k8s -p no:cacheprovider $(PYTEST_ARGS)
+k8s-validate: images  ## Render the deploy/k8s overlays and check them offline: schemas, hardening, checkov, tests
+	@PYTHON=$(PYTHON) PYTEST_ARGS="$(PYTEST_ARGS)" deploy/k8s/validate.sh

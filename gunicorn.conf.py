@@ -2,7 +2,7 @@
 
 Gunicorn reads this file from its working directory (/app in the image). Check a change with
 `gunicorn --check-config`. Sizing: GUNICORN_WORKERS x GUNICORN_THREADS requests run at once
-per container; the database pool per worker is sized from GUNICORN_THREADS (see app/config.py).
+per container; the database pool per worker is sized from the same threads (app/config.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from app.config import Env, gunicorn_threads
 
 
 def _env_int(name: str, default: int) -> int:
@@ -30,7 +32,8 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 # --- Workers ------------------------------------------------------------------------------
 workers = _env_int("GUNICORN_WORKERS", 2)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = _env_int("GUNICORN_THREADS", 4)
+# One definition, shared with the database pool size it implies (app/config.py).
+threads = gunicorn_threads(Env(os.environ))
 # Worker recycling is off (0) by default: measured (docs/performance.md), every recycle under
 # load closed keep-alive connections that nginx was about to reuse, and a POST sent on one got
 # a 502 (nginx retries only idempotent requests). If your code leaks, set a high value such as
@@ -42,7 +45,7 @@ max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 0)
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 # On SIGTERM, in-flight requests get this long to finish (compose's stop_grace_period is longer).
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
-# Longer than nginx's upstream keepalive_timeout (4 s), so nginx closes idle connections first.
+# Seconds an idle client connection stays open (nginx opens one per request: see nginx/).
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # Heartbeat files in memory: a read-only root filesystem and no disk stalls.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")

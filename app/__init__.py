@@ -1,4 +1,5 @@
-"""The Flask application factory; gunicorn loads ``app:create_app()``."""
+"""The Flask application factories: ``create_app()`` for gunicorn (and the worker), and
+``create_database_app()`` for the migration job, which needs the database alone."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import extensions
 from app.assets import load_manifest, make_asset_url
-from app.config import ConfigError, get_config
+from app.config import Config, ConfigError, get_config
 from app.errors import register_error_handlers
+from app.extensions import cache, db, metrics, migrate
 from app.logs import configure_logging
 from app.request_log import register_request_logging
 from app.sentry import init_sentry
 from app.version import __version__
 
-__all__ = ["ConfigError", "__version__", "create_app"]
+__all__ = ["ConfigError", "__version__", "create_app", "create_database_app"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
@@ -34,17 +35,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if name is None and settings.get("TESTING"):
         name = "testing"
     config = get_config(name)
-    configure_logging(settings.get("LOG_LEVEL", config.LOG_LEVEL))
-
     serve_static = settings.get("SERVE_STATIC", config.SERVE_STATIC)
-    app = Flask(__name__, static_folder="static" if serve_static else None)
-    app.config.from_object(config)
-    app.config.update(settings)
-    if config.NAME == "production":
-        app.config.update(DEBUG=False, TESTING=False)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app = _new_app(config, settings, static_folder="static" if serve_static else None)
 
-    _bind_extensions(app)
+    _bind_database(app)
+    cache.init_app(app)
+    with app.app_context():
+        engine = db.engine  # created here, connects only when first used
+    metrics.init_app(app, engine)
     _register_blueprints(app)
     _register_asset_url(app)
     _trust_one_proxy(app)
@@ -54,17 +52,30 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _bind_extensions(app: Flask) -> None:
+def create_database_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """An app with the database and the migrations alone: no secret key, cache or metrics."""
+    settings = dict(overrides or {})
+    config = get_config(settings.pop("FLASK_CONFIG", None), database_only=True)
+    return _bind_database(_new_app(config, settings, static_folder=None))
+
+
+def _new_app(config: Config, settings: dict[str, Any], static_folder: str | None) -> Flask:
+    configure_logging(settings.get("LOG_LEVEL", config.LOG_LEVEL))
+    app = Flask(__name__, static_folder=static_folder)
+    app.config.from_object(config)
+    app.config.update(settings)
+    if config.NAME == "production":
+        app.config.update(DEBUG=False, TESTING=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    return app
+
+
+def _bind_database(app: Flask) -> Flask:
     from app.items import models  # noqa: F401  (registers the tables on db.metadata)
 
-    # Attributes of the module, not imported names: ``app.migrate`` and ``app.metrics`` are
-    # also submodules of this package, and importing them would rebind such names.
-    extensions.db.init_app(app)
-    extensions.migrate.init_app(app, extensions.db, directory=str(MIGRATIONS_DIR))
-    extensions.cache.init_app(app)
-    with app.app_context():
-        engine = extensions.db.engine  # created here, connects only when first used
-    extensions.metrics.init_app(app, engine)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    return app
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,10 +1,15 @@
-"""Fingerprinted static assets: the build step and the manifest lookup (stdlib only).
+"""Fingerprinted static assets: build them once, publish them for nginx (stdlib only).
 
-As a script, ``python app/assets.py SRC_DIR OUT_DIR`` copies every file of SRC_DIR to OUT_DIR
-under its own name and under a fingerprinted one (``css/site.<12 hex of sha256>.css``), writes
-a deterministic ``.gz`` (level 9, mtime 0) beside every text file, and writes
-``OUT_DIR/manifest.json`` mapping each name to its fingerprinted name. nginx serves OUT_DIR;
-the app reads the manifest to render asset URLs.
+``python app/assets.py build SRC_DIR OUT_DIR`` (in the image build) copies every file of SRC_DIR
+to OUT_DIR under its own name and under a fingerprinted one (``css/site.<12 hex of
+sha256>.css``), writes a deterministic ``.gz`` (level 9, mtime 0) beside every text file, and
+writes ``OUT_DIR/manifest.json`` mapping each name to its fingerprinted name. The app reads that
+manifest to render asset URLs.
+
+``python app/assets.py publish OUT_DIR TARGET_DIR`` (the one-shot ``assets`` service, before new
+app replicas serve) copies OUT_DIR into the directory nginx serves. Files named by the previous
+manifest stay, so pages still served by older replicas keep their stylesheets during a deploy;
+files that neither of the last two manifests names are removed.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 MANIFEST_NAME = "manifest.json"
+PREVIOUS_MANIFEST_NAME = "manifest.previous.json"
 TEXT_SUFFIXES = frozenset({".css", ".js", ".svg", ".html", ".json", ".txt", ".xml", ".map"})
 HASH_LENGTH = 12
 
@@ -33,7 +41,7 @@ def _source_files(src: Path) -> list[Path]:
         path
         for path in src.rglob("*")
         if path.is_file()
-        and path.name != MANIFEST_NAME
+        and path.name not in (MANIFEST_NAME, PREVIOUS_MANIFEST_NAME)
         and path.suffix != ".gz"
         and not any(part.startswith(".") for part in path.relative_to(src).parts)
     )
@@ -70,6 +78,53 @@ def build(src: Path, out: Path) -> dict[str, str]:
     return manifest
 
 
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Replace TARGET by a copy of SOURCE in one rename: nginx never serves half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".publish-")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _published_names(manifest: dict[str, str]) -> set[str]:
+    names = set(manifest) | set(manifest.values())
+    return names | {name + ".gz" for name in names}
+
+
+def publish(built: Path, target: Path) -> list[str]:
+    """Copy BUILT (the output of ``build``) into TARGET; return the names removed from TARGET."""
+    manifest = load_manifest(built / MANIFEST_NAME)
+    current = target / MANIFEST_NAME
+    previous = load_manifest(current)
+    for path in sorted(p for p in built.rglob("*") if p.is_file()):
+        relative = path.relative_to(built).as_posix()
+        if relative == MANIFEST_NAME:
+            continue
+        destination = target / relative
+        if not (destination.is_file() and destination.read_bytes() == path.read_bytes()):
+            _copy_atomically(path, destination)
+    if previous and previous != manifest:
+        _copy_atomically(current, target / PREVIOUS_MANIFEST_NAME)
+    _copy_atomically(built / MANIFEST_NAME, current)
+    keep = _published_names(manifest) | _published_names(
+        load_manifest(target / PREVIOUS_MANIFEST_NAME)
+    )
+    removed = []
+    for path in sorted(p for p in target.rglob("*") if p.is_file()):
+        relative = path.relative_to(target).as_posix()
+        if relative in (MANIFEST_NAME, PREVIOUS_MANIFEST_NAME) or relative in keep:
+            continue
+        path.unlink()
+        removed.append(relative)
+    return removed
+
+
 def load_manifest(path: str | Path | None) -> dict[str, str]:
     """The manifest at PATH, or an empty one when PATH is unset, missing or unreadable."""
     if path is None:
@@ -93,16 +148,23 @@ def make_asset_url(manifest: dict[str, str], prefix: str = "/static/") -> Callab
     return asset_url
 
 
+USAGE = "usage: python app/assets.py build SRC_DIR OUT_DIR | publish OUT_DIR TARGET_DIR"
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python app/assets.py SRC_DIR OUT_DIR", file=sys.stderr)
+    if len(argv) != 3 or argv[0] not in ("build", "publish"):
+        print(USAGE, file=sys.stderr)
         return 2
-    src, out = Path(argv[0]), Path(argv[1])
-    if not src.is_dir():
-        print(f"error: {src} is not a directory", file=sys.stderr)
+    command, source, destination = argv[0], Path(argv[1]), Path(argv[2])
+    if not source.is_dir():
+        print(f"error: {source} is not a directory", file=sys.stderr)
         return 2
-    manifest = build(src, out)
-    print(f"fingerprinted {len(manifest)} files into {out}")
+    if command == "build":
+        manifest = build(source, destination)
+        print(f"fingerprinted {len(manifest)} files into {destination}")
+    else:
+        removed = publish(source, destination)
+        print(f"published {source} into {destination}; removed {len(removed)} stale files")
     return 0
 
 

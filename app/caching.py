@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app, g
 
 from app.extensions import cache
-from app.metrics import CacheResult, current_metrics
+from app.telemetry import CacheResult, current_metrics
 
 log = logging.getLogger(__name__)
 _DIRTY_KEY = "cache_needs_clear"

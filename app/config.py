@@ -1,13 +1,14 @@
 """Configuration classes; each reads the environment once, when it is instantiated.
 
-Every variable (default in brackets). Those marked * are secrets and may instead be read
-from a file named by ``<NAME>_FILE`` (its contents are stripped); ``_FILE`` wins when both
-are set. Outside development, secrets that look like placeholders are refused.
+Every variable (default in brackets); `.env.example` lists them for users, and a test keeps
+the two in step. Those marked * are secrets and may instead be read from a file named by
+``<NAME>_FILE`` (its contents are stripped); ``_FILE`` wins when both are set. Outside
+development, secrets that look like placeholders are refused. The version is not a setting:
+it is ``app/version.py``, baked into the image the app runs from.
 
 General
   FLASK_CONFIG               [production] production | development | testing
   SECRET_KEY *               required outside development/testing; >= 32 bytes
-  APP_VERSION                [package __version__, 1.0.0] reported by /health, metrics, Sentry
   LOG_LEVEL                  [INFO] DEBUG | INFO | WARNING | ERROR | CRITICAL
   ASSET_MANIFEST             [app/static/manifest.json if present] fingerprinted asset names
 
@@ -18,7 +19,7 @@ Database
   POSTGRES_DB                [app]
   POSTGRES_USER              [app]
   POSTGRES_PASSWORD *        required in production unless DATABASE_URL is set
-  DB_POOL_SIZE               [GUNICORN_THREADS, itself 4] persistent connections per worker
+  DB_POOL_SIZE               [GUNICORN_THREADS] persistent connections per worker
   DB_MAX_OVERFLOW            [2] extra connections per worker under bursts
   DB_POOL_TIMEOUT            [5] seconds a request waits for a pooled connection
   DB_POOL_RECYCLE            [1800] seconds before a connection is replaced
@@ -68,6 +69,8 @@ from sqlalchemy.pool import StaticPool
 from app.version import __version__
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Threads per gunicorn worker; gunicorn.conf.py reads it through gunicorn_threads() too.
+DEFAULT_GUNICORN_THREADS = 4
 MIN_SECRET_KEY_BYTES = 32
 MAX_CONTENT_LENGTH = 1024 * 1024
 # Redis is a cache: a slow or dead Redis must cost a request at most this many seconds.
@@ -169,6 +172,11 @@ class Env:
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def gunicorn_threads(env: Env) -> int:
+    """Threads per gunicorn worker: gunicorn's `threads` and the default database pool size."""
+    return env.int("GUNICORN_THREADS", DEFAULT_GUNICORN_THREADS, minimum=1)
+
+
 class Config:
     """Settings shared by every environment; subclasses relax or tighten them."""
 
@@ -182,16 +190,22 @@ class Config:
     MAX_CONTENT_LENGTH = MAX_CONTENT_LENGTH
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, *, database_only: bool = False
+    ) -> None:
+        """Read the environment; DATABASE_ONLY reads the database and logging settings alone
+        (the migration job: no secret key, cache or metrics)."""
         env = Env(os.environ if environ is None else environ)
-        self.APP_VERSION = env.str("APP_VERSION", __version__)
+        self.APP_VERSION = __version__
         self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
         if self.LOG_LEVEL not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
-        self.ASSET_MANIFEST = env.optional("ASSET_MANIFEST")
-        self.SECRET_KEY = self._load_secret_key(env)
         self.SQLALCHEMY_DATABASE_URI = self._load_database_url(env)
         self.SQLALCHEMY_ENGINE_OPTIONS = self._load_engine_options(env)
+        if database_only:
+            return
+        self.ASSET_MANIFEST = env.optional("ASSET_MANIFEST")
+        self.SECRET_KEY = self._load_secret_key(env)
         self._load_cache(env)
         self.PROXY_FIX = {
             key: env.int(f"PROXY_FIX_X_{key.upper()}", 1)
@@ -214,15 +228,6 @@ class Config:
             raise ConfigError(f"{name} is a placeholder value")
         return value
 
-    def _load_secret_key(self, env: Env) -> str:
-        value = self._checked_secret(env, "SECRET_KEY", required=True)
-        if value is None:
-            # Only reachable when secrets are not strict: a per-process random key.
-            return secrets.token_hex(32)
-        if self.STRICT_SECRETS and len(value.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
-            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
-        return value
-
     def _load_database_url(self, env: Env) -> str:
         url = env.secret("DATABASE_URL")
         if url is not None:
@@ -240,15 +245,23 @@ class Config:
         if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             # SQLite (local experiments) has its own pools without size options.
             return {"pool_pre_ping": pre_ping}
-        threads = env.int("GUNICORN_THREADS", 4, minimum=1)
         return {
-            "pool_size": env.int("DB_POOL_SIZE", threads, minimum=1),
+            "pool_size": env.int("DB_POOL_SIZE", gunicorn_threads(env), minimum=1),
             "max_overflow": env.int("DB_MAX_OVERFLOW", 2),
             "pool_timeout": env.int("DB_POOL_TIMEOUT", 5, minimum=1),
             "pool_recycle": env.int("DB_POOL_RECYCLE", 1800, minimum=1),
             "pool_pre_ping": pre_ping,
             "connect_args": {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", 2, minimum=1)},
         }
+
+    def _load_secret_key(self, env: Env) -> str:
+        value = self._checked_secret(env, "SECRET_KEY", required=True)
+        if value is None:
+            # Only reachable when secrets are not strict: a per-process random key.
+            return secrets.token_hex(32)
+        if self.STRICT_SECRETS and len(value.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
 
     def _load_cache(self, env: Env) -> None:
         password = self._checked_secret(env, "REDIS_PASSWORD", required=False)
@@ -319,7 +332,12 @@ CONFIGS: dict[str, type[Config]] = {
 }
 
 
-def get_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def get_config(
+    name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    database_only: bool = False,
+) -> Config:
     """Build the config named (else FLASK_CONFIG, else production); raise ConfigError if invalid."""
     source = os.environ if environ is None else environ
     chosen = (name or source.get("FLASK_CONFIG", "").strip() or "production").lower()
@@ -329,4 +347,4 @@ def get_config(name: str | None = None, environ: Mapping[str, str] | None = None
         raise ConfigError(
             f"FLASK_CONFIG must be one of {', '.join(sorted(CONFIGS))}, got {chosen!r}"
         ) from None
-    return config_class(source)
+    return config_class(source, database_only=database_only)

@@ -4,7 +4,7 @@ from flask_caching import Cache
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from app.metrics import AppMetrics
+from app.telemetry import AppMetrics
 
 db = SQLAlchemy()
 migrate = Migrate()

@@ -45,6 +45,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support import settings  # noqa: E402  (the stack as Compose resolves it)
+from tests.support.stack import compose  # noqa: E402
+
 BENCH_DIR = ROOT / "bench"
 
 # (key, description, where the load comes from, whether it is an app scenario)
@@ -106,9 +110,9 @@ class Stack:
     """The running Compose project this run measures."""
 
     def __init__(self) -> None:
-        self.project = os.environ.get("COMPOSE_PROJECT_NAME") or "flask-stack"
-        self.https_port = int(os.environ.get("HTTPS_PORT") or 8443)
-        bind = os.environ.get("BIND_ADDRESS") or "127.0.0.1"
+        self.project = settings.PROJECT
+        self.https_port = settings.HTTPS_PORT
+        bind = settings.BIND_ADDRESS
         if bind not in {"127.0.0.1", "0.0.0.0"}:
             raise BenchError(f"BIND_ADDRESS is {bind}: the bench only loads 127.0.0.1")
         self.base = f"https://127.0.0.1:{self.https_port}"
@@ -116,12 +120,12 @@ class Stack:
         self.tls.check_hostname = False  # the stack's self-signed certificate
         self.tls.verify_mode = ssl.CERT_NONE
 
-    def compose(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        full_env = dict(env if env is not None else os.environ)
-        full_env["COMPOSE_PROJECT_NAME"] = self.project
-        return run(["docker", "compose", *args], env=full_env, timeout=timeout)
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = compose(*args, check=False, timeout=timeout)
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+            raise BenchError(f"docker compose {' '.join(args)} failed: " + " / ".join(detail))
+        return result
 
     def services(self) -> dict[str, dict[str, Any]]:
         out = self.compose("ps", "--format", "json").stdout.strip()
@@ -165,19 +169,9 @@ class Stack:
             raise BenchError(f"cannot find the edge network of {self.project!r} (found {out})")
         return out[0]
 
-    def recreate_nginx(self, env: dict[str, str]) -> None:
-        self.compose(
-            "up",
-            "-d",
-            "--no-deps",
-            "--no-build",
-            "--wait",
-            "--wait-timeout",
-            "120",
-            "nginx",
-            env=env,
-            timeout=180,
-        )
+    def edge_limits(self, *args: str) -> None:
+        """Raise the edge's rate limits for the run, or restore them (scripts/edge-limits.sh)."""
+        run([str(ROOT / "scripts" / "edge-limits.sh"), *args], timeout=180)
 
     def http(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
@@ -210,11 +204,14 @@ class Stack:
         return dict(sorted(settings.items()))
 
 
-def build_loadgen(project: str) -> str:
+def python_image() -> str:
+    """The stack's Python base image, as compose.yaml and images.env name it."""
+    return run([str(ROOT / "scripts" / "python-image.sh")]).stdout.strip()
+
+
+def build_loadgen(project: str, base_image: str) -> str:
     tag = f"{project}/bench:local"
-    cmd = ["docker", "build", "-q", "-t", tag]
-    if os.environ.get("PYTHON_IMAGE"):
-        cmd += ["--build-arg", f"PYTHON_IMAGE={os.environ['PYTHON_IMAGE']}"]
+    cmd = ["docker", "build", "-q", "-t", tag, "--build-arg", f"PYTHON_IMAGE={base_image}"]
     run([*cmd, str(BENCH_DIR)], timeout=600)
     return tag
 
@@ -570,21 +567,17 @@ def main() -> int:
     stack = Stack()
     services = stack.check_running()
     settings = stack.app_settings(services)
-    base_image = os.environ.get("PYTHON_IMAGE") or "the default PYTHON_IMAGE"
+    base_image = python_image()
     log(f"building the load generator image on {base_image}")
-    image = build_loadgen(stack.project)
+    image = build_loadgen(stack.project, base_image)
     wrk = Wrk(image, stack, stack.edge_network(), threads, connections, timeout_s)
 
-    bench_env = dict(os.environ)
-    bench_env["RATE_LIMIT"] = os.environ.get("BENCH_RATE_LIMIT") or "100000r/s"
-    bench_env["RATE_BURST"] = os.environ.get("BENCH_RATE_BURST") or "100000"
+    rate_limit = os.environ.get("BENCH_RATE_LIMIT") or "100000r/s"
+    rate_burst = os.environ.get("BENCH_RATE_BURST") or "100000"
     started = datetime.now(UTC)
     scenarios: dict[str, dict[str, Any]] = {}
-    log(
-        f"recreating nginx with RATE_LIMIT={bench_env['RATE_LIMIT']}"
-        f" RATE_BURST={bench_env['RATE_BURST']}"
-    )
-    stack.recreate_nginx(bench_env)
+    log(f"recreating nginx with RATE_LIMIT={rate_limit} RATE_BURST={rate_burst}")
+    stack.edge_limits("raise", rate_limit, rate_burst)
     try:
         paths = seed(stack, seed_rows)
         direct = os.environ.get("BENCH_APP_URL") or "http://app:8000"
@@ -611,7 +604,7 @@ def main() -> int:
     finally:
         remove_loadgen_containers(stack.project)
         log("recreating nginx with the stack's own rate limit")
-        stack.recreate_nginx(dict(os.environ))
+        stack.edge_limits("restore")
 
     for row in scenarios.values():
         if scenarios.get("static", {}).get("rps"):
@@ -633,10 +626,10 @@ def main() -> int:
             "connections": connections,
             "threads": threads,
             "timeout_s": timeout_s,
-            "rate_limit": bench_env["RATE_LIMIT"],
-            "rate_burst": bench_env["RATE_BURST"],
+            "rate_limit": rate_limit,
+            "rate_burst": rate_burst,
             "smoke": args.smoke,
-            "python_image": os.environ.get("PYTHON_IMAGE", ""),
+            "python_image": base_image,
         },
         "app_settings": settings,
         "scenarios": scenarios,

@@ -3,27 +3,29 @@
 # filesystem is read-only), validate with `nginx -t`, then exec the command.
 set -eu
 
-: "${NGINX_SERVER_NAME:=localhost 127.0.0.1}"
-: "${NGINX_PUBLIC_HTTPS_PORT:=8443}"
-: "${NGINX_HSTS_MAX_AGE:=31536000}"
-: "${NGINX_RATE_LIMIT:=30r/s}"
-: "${NGINX_RATE_BURST:=60}"
-: "${NGINX_UPSTREAM:=app:8000}"
-: "${NGINX_PROXY_CONNECT_TIMEOUT:=3s}"
-: "${NGINX_PROXY_READ_TIMEOUT:=25s}"
-: "${NGINX_PROXY_SEND_TIMEOUT:=25s}"
-: "${NGINX_FORWARDED_PREFIX:=}"
-: "${NGINX_WORKER_CONNECTIONS:=1024}"
-: "${NGINX_CERT_DIR:=/etc/nginx/certs}"
-# Docker's embedded DNS; in Kubernetes, the cluster DNS service (for OCSP stapling look-ups).
-: "${NGINX_RESOLVER:=127.0.0.11}"
-: "${NGINX_RESOLVER_VALID:=30s}"
-# static: an upstream block with keepalive connections, resolved when nginx (re)loads
-#         (Compose; `make deploy` rewrites it).
-# dynamic: the name is resolved per request through NGINX_RESOLVER, cached NGINX_RESOLVER_VALID,
-#         so replicas that come and go are followed without a reload (Swarm's dnsrr), at the
-#         cost of upstream keepalive.
-: "${NGINX_UPSTREAM_MODE:=static}"
+# Settings users change (`.env.example` documents them); their defaults live here only.
+NGINX_SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
+# The HTTPS port clients see: redirects and the app's absolute URLs use it. Each orchestrator
+# sets it beside the port it publishes (compose.yaml, the k8s nginx-env).
+NGINX_PUBLIC_HTTPS_PORT=${HTTPS_PORT:?HTTPS_PORT must be the public HTTPS port}
+NGINX_HSTS_MAX_AGE=${HSTS_MAX_AGE:-31536000}
+NGINX_RATE_LIMIT=${RATE_LIMIT:-30r/s}
+NGINX_RATE_BURST=${RATE_BURST:-60}
+NGINX_PROXY_CONNECT_TIMEOUT=${PROXY_CONNECT_TIMEOUT:-3s}
+NGINX_PROXY_READ_TIMEOUT=${PROXY_READ_TIMEOUT:-25s}
+NGINX_PROXY_SEND_TIMEOUT=${PROXY_SEND_TIMEOUT:-25s}
+NGINX_FORWARDED_PREFIX=${FORWARDED_PREFIX:-}
+NGINX_WORKER_CONNECTIONS=${NGINX_WORKER_CONNECTIONS:-1024}
+# Wiring each orchestrator sets: where the app is, the DNS that finds its replicas, the
+# certificate. The app's name is resolved per request (cached NGINX_RESOLVER_VALID), so
+# replicas that come and go are followed without a reload: see nginx.conf.template.
+NGINX_UPSTREAM=${NGINX_UPSTREAM:-app:8000}
+# Docker's embedded DNS; in Kubernetes, the cluster DNS service.
+NGINX_RESOLVER=${NGINX_RESOLVER:-127.0.0.11}
+NGINX_RESOLVER_VALID=${NGINX_RESOLVER_VALID:-2s}
+NGINX_CERT_DIR=${NGINX_CERT_DIR:-/etc/nginx/certs}
+NGINX_UPSTREAM_HOST=${NGINX_UPSTREAM%:*}
+NGINX_UPSTREAM_PORT=${NGINX_UPSTREAM##*:}
 # The port part of redirect targets: empty for the default HTTPS port.
 if [ "$NGINX_PUBLIC_HTTPS_PORT" = 443 ]; then
   NGINX_PUBLIC_HTTPS_PORT_SUFFIX=""
@@ -31,9 +33,9 @@ else
   NGINX_PUBLIC_HTTPS_PORT_SUFFIX=":$NGINX_PUBLIC_HTTPS_PORT"
 fi
 export NGINX_SERVER_NAME NGINX_PUBLIC_HTTPS_PORT NGINX_PUBLIC_HTTPS_PORT_SUFFIX NGINX_HSTS_MAX_AGE \
-  NGINX_RATE_LIMIT NGINX_RATE_BURST NGINX_UPSTREAM NGINX_PROXY_CONNECT_TIMEOUT \
-  NGINX_PROXY_READ_TIMEOUT NGINX_PROXY_SEND_TIMEOUT NGINX_FORWARDED_PREFIX \
-  NGINX_WORKER_CONNECTIONS NGINX_CERT_DIR NGINX_RESOLVER NGINX_RESOLVER_VALID
+  NGINX_RATE_LIMIT NGINX_RATE_BURST NGINX_PROXY_CONNECT_TIMEOUT NGINX_PROXY_READ_TIMEOUT \
+  NGINX_PROXY_SEND_TIMEOUT NGINX_FORWARDED_PREFIX NGINX_WORKER_CONNECTIONS NGINX_UPSTREAM_HOST \
+  NGINX_UPSTREAM_PORT NGINX_RESOLVER NGINX_RESOLVER_VALID NGINX_CERT_DIR
 
 out=/tmp/nginx
 mkdir -p "$out/snippets" "$out/client_body" "$out/proxy" "$out/fastcgi" "$out/uwsgi" "$out/scgi"
@@ -45,21 +47,10 @@ for template in "$templates"/*.template "$templates"/snippets/*.template; do
   envsubst "$vars" < "$template" > "${target%.template}"
 done
 
-case "$NGINX_UPSTREAM_MODE" in
-  static)
-    printf 'server %s;\n' "$NGINX_UPSTREAM" > "$out/upstream-servers.conf"
-    printf 'proxy_pass http://app;\n' > "$out/proxy-pass.conf"
-    ;;
-  dynamic)
-    # The upstream block stays unused; it needs a server that never has to resolve.
-    printf 'server 127.0.0.1:9 down;\n' > "$out/upstream-servers.conf"
-    printf 'set $app_backend "%s";\nproxy_pass http://$app_backend;\n' "$NGINX_UPSTREAM" > "$out/proxy-pass.conf"
-    ;;
-  *)
-    echo "nginx: NGINX_UPSTREAM_MODE must be static or dynamic, not '$NGINX_UPSTREAM_MODE'" >&2
-    exit 1
-    ;;
-esac
+# scripts/deploy.sh moves traffic between old and new replicas by creating route/blue or
+# route/green here (nginx.conf.template checks for them per request): no reload, so no client
+# connection is ever closed by a deploy.
+mkdir -p "$out/route"
 
 if [ ! -r "$NGINX_CERT_DIR/fullchain.pem" ] || [ ! -r "$NGINX_CERT_DIR/privkey.pem" ]; then
   echo "nginx: no readable certificate at $NGINX_CERT_DIR/fullchain.pem and privkey.pem (make up creates a self-signed one)" >&2

@@ -1,54 +1,49 @@
 #!/usr/bin/env bash
-# Replace the running app with a new build without failing a request:
-#   1. build the new image and apply migrations (they must suit old and new code alike);
-#   2. start as many new replicas as there are old ones and wait until they are healthy;
-#   3. point nginx at old and new, then at the new ones only (a reload: nginx's old workers
-#      finish what they have in flight);
-#   4. stop the old replicas gracefully (SIGTERM: gunicorn finishes in-flight requests);
-#   5. hand the upstream back to the service name, which now resolves to the new replicas.
+# Replace the running app with a new build without failing a request or closing a client
+# connection. nginx resolves the app's name per request and is never reloaded:
+#   1. build the new image, apply migrations (they must suit old and new code alike) and
+#      publish the new static files beside the old ones;
+#   2. pin nginx to the running replicas' colour (route file), so that new replicas get no
+#      request before they are healthy; start as many new replicas as there are old ones under
+#      the network alias of the other colour (app-blue / app-green) and wait until healthy;
+#   3. swap the route file to the new colour: new requests go to the new replicas;
+#   4. stop the old replicas gracefully (gunicorn finishes what they have in flight);
+#   5. remove the route file once nginx's cached answer for `app` has expired: every replica
+#      of the service is the new build by then.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[deploy] %s\n' "$*"; }
 compose() { scripts/compose.sh "$@"; }
+# Longer than nginx's NGINX_RESOLVER_VALID (2 s): a cached answer has expired after it.
+resolver_wait=${DEPLOY_RESOLVER_WAIT_SECONDS:-3}
 
 mapfile -t old < <(compose ps -q app)
 if [ "${#old[@]}" -eq 0 ]; then
   echo "the app is not running: start the stack with make up" >&2
   exit 1
 fi
-edge_network=$(docker inspect -f '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}' "${old[0]}" | tr ' ' '\n' | grep '_edge$' || true)
-if [ -z "$edge_network" ]; then
-  echo "the app container is on no *_edge network: is this the stack compose.yaml describes?" >&2
-  exit 1
-fi
+aliases=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{join .Aliases " "}} {{end}}' "${old[0]}")
+case " $aliases " in
+  *" app-green "*) old_color=green new_color=blue ;;
+  *) old_color=blue new_color=green ;;
+esac
 
-addresses() {  # container ids -> "server ip:8000;" lines
-  for id in "$@"; do
-    ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$edge_network\").IPAddress}}" "$id")
-    printf 'server %s:8000;\n' "$ip"
-  done
-}
-
-point_nginx_at() {  # upstream lines on stdin
-  # nginx validates the new file before it reloads; its warnings (OCSP stapling with the
-  # self-signed certificate) are not news here.
-  # The old file comes back if nginx refuses the new one, so a later reload still works.
-  if ! compose exec -T nginx sh -c 'f=/tmp/nginx/upstream-servers.conf; cp "$f" "$f.old" && cat > "$f" && { nginx -q -t -c /tmp/nginx/nginx.conf || { mv "$f.old" "$f"; exit 1; }; } && nginx -s reload -c /tmp/nginx/nginx.conf' >/dev/null 2>&1; then
-    log "nginx refused the new upstream list; nothing was stopped"
-    exit 1
-  fi
-  sleep 1  # nginx's new workers take over; its old ones drain
+route() {  # the shell commands to run in the nginx container
+  compose exec -T nginx sh -c "mkdir -p /tmp/nginx/route && $1"
 }
 
 log "building the new app image"
 compose build -q app
 log "applying migrations"
 compose run --rm --no-deps migrate >/dev/null
+log "publishing the static files"
+compose run --rm --no-deps assets >/dev/null
 
+route "touch /tmp/nginx/route/$old_color && rm -f /tmp/nginx/route/$new_color"
 count=${#old[@]}
-log "starting $count new replica(s) beside the $count running"
-compose up -d --no-deps --no-recreate --scale "app=$((count * 2))" app >/dev/null
+log "starting $count new replica(s) ($new_color) beside the $count running ($old_color)"
+DEPLOY_COLOR=$new_color compose up -d --no-deps --no-recreate --scale "app=$((count * 2))" app >/dev/null
 mapfile -t all < <(compose ps -q app)
 new=()
 for id in "${all[@]}"; do
@@ -61,6 +56,7 @@ for id in "${new[@]}"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "a new replica did not become healthy: removing the new ones, the old keep serving"
       docker rm -f "${new[@]}" >/dev/null
+      route "rm -f /tmp/nginx/route/$old_color"
       exit 1
     fi
     sleep 1
@@ -68,11 +64,13 @@ for id in "${new[@]}"; do
 done
 
 log "moving traffic to the new replica(s)"
-{ addresses "${old[@]}"; addresses "${new[@]}"; } | point_nginx_at
-addresses "${new[@]}" | point_nginx_at
+route "touch /tmp/nginx/route/$new_color && rm -f /tmp/nginx/route/$old_color"
+# Requests routed just before the switch have connected to the old replicas by now.
+sleep 1
 
 log "stopping the old replica(s) gracefully"
 docker stop -t 30 "${old[@]}" >/dev/null
 docker rm "${old[@]}" >/dev/null
-printf 'server %s;\n' "${NGINX_UPSTREAM:-app:8000}" | point_nginx_at
+sleep "$resolver_wait"
+route "rm -f /tmp/nginx/route/$new_color"
 log "done: $(compose ps -q app | wc -l) replica(s) of the new build serve"

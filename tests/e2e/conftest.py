@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .stack import exit_unless_reachable, new_session
+from tests.support.edge import exit_unless_reachable, new_session
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

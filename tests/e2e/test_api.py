@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
-from .stack import BASE, HTTPS_PORT, app_log_lines, redis_cli, wait_for
+from tests.support.edge import BASE
+from tests.support.settings import HTTPS_PORT
+from tests.support.stack import json_log_lines, redis_cli, wait_for
 
 ITEM_KEYS = {"id", "name", "description", "created_at", "updated_at"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
@@ -190,7 +192,9 @@ def test_each_request_is_logged_once_as_one_json_access_line(http):
     assert response.headers["X-Request-ID"] == request_id
 
     def lines() -> list[dict]:
-        return [line for line in app_log_lines("2m") if line.get("request_id") == request_id]
+        return [
+            line for line in json_log_lines("app", "2m") if line.get("request_id") == request_id
+        ]
 
     wait_for(lambda: len(lines()) >= 1, 10, 0.5, "the access line")
     [line] = lines()

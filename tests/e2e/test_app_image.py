@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import secrets
 import subprocess
 import time
@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import CAPTURE_SERVER, ROOT, docker, inspect, psql
+from tests.support.settings import APP_IMAGE, POSTGRES_USER, secret
+from tests.support.stack import capture_server, captured, docker, inspect, psql
 
-IMAGE = f"{os.environ.get('COMPOSE_PROJECT_NAME', 'flask-stack')}/app:local"
+IMAGE = APP_IMAGE
 
 
 def run_app(*env: str) -> subprocess.CompletedProcess:
@@ -71,16 +72,16 @@ def sentry_capture() -> Iterator[tuple[str, str]]:
     capture, probe = f"sentry-capture-{suffix}", f"sentry-probe-{suffix}"
     if psql("SELECT 1 FROM pg_database WHERE datname = 'sentry_probe'", "postgres") != "1":
         psql("CREATE DATABASE sentry_probe", "postgres")
-    password = (ROOT / "secrets" / "postgres_password").read_text().strip()
-    docker("run", "-d", "--rm", "--name", capture, "--network", network,
-           "--entrypoint", "python", IMAGE, "-c", CAPTURE_SERVER)  # fmt: skip
+    password = secret("postgres_password")
+    stack = contextlib.ExitStack()
+    stack.enter_context(capture_server(network, capture, IMAGE))
     docker(
         "run", "-d", "--rm", "--name", probe, "--network", network,
         "--read-only", "--tmpfs", "/tmp",
         "-e", f"SECRET_KEY={secrets.token_urlsafe(48)}",
-        "-e", f"DATABASE_URL=postgresql+psycopg2://app:{password}@postgres:5432/sentry_probe",
+        "-e", f"DATABASE_URL=postgresql+psycopg2://{POSTGRES_USER}:{password}@postgres:5432/sentry_probe",
         "-e", "REDIS_URL=redis://redis:6379/0",
-        "-e", f"REDIS_PASSWORD={(ROOT / 'secrets' / 'redis_password').read_text().strip()}",
+        "-e", f"REDIS_PASSWORD={secret('redis_password')}",
         "-e", f"SENTRY_DSN=http://publickey@{capture}:8000/1",
         "-e", "SENTRY_ENVIRONMENT=e2e",
         IMAGE,
@@ -88,7 +89,8 @@ def sentry_capture() -> Iterator[tuple[str, str]]:
     try:
         yield probe, capture
     finally:
-        docker("rm", "-f", probe, capture, check=False)
+        docker("rm", "-f", probe, check=False)
+        stack.close()
 
 
 def request_inside(container: str, path: str, request_id: str) -> int:
@@ -123,11 +125,10 @@ def test_an_unhandled_error_reaches_sentry_with_its_request_id(sentry_capture):
     deadline = time.monotonic() + 30
     events: list[str] = []
     while time.monotonic() < deadline and not events:
-        logs = docker("logs", capture).stdout
-        events = [line for line in logs.splitlines() if request_id in line]
+        events = [body for body in captured(capture) if request_id in body]
         time.sleep(1)
     assert events, "no Sentry event carried the request id"
-    envelope = events[0].removeprefix("ENVELOPE ")
+    envelope = events[0]
     assert '"request_id"' in envelope and request_id in envelope
     assert "ProgrammingError" in envelope or "UndefinedTable" in envelope
     assert json.dumps("e2e") in envelope  # SENTRY_ENVIRONMENT

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from .stack import ROOT, wait_healthy
+from tests.support.settings import ROOT
+from tests.support.stack import wait_healthy
 
 SCENARIOS = {"static", "healthz", "healthz_direct", "item_cached", "items_list", "item_create"}
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .stack import BASE, ROOT, compose, psql, wait_for
+from tests.support.edge import BASE
+from tests.support.settings import ROOT
+from tests.support.stack import compose, psql, wait_for
 
 SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
 
@@ -110,7 +112,7 @@ def test_the_backup_service_takes_backups_on_an_interval_and_keeps_a_bounded_num
 def test_overlapping_migration_runs_both_succeed_and_apply_the_schema_once():
     runs = [
         subprocess.Popen(
-            ["docker", "compose", "run", "--rm", "--no-deps", "migrate"],
+            [str(ROOT / "scripts" / "compose.sh"), "run", "--rm", "--no-deps", "migrate"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

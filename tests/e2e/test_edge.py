@@ -16,18 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from .stack import (
-    BASE,
-    CA_FILE,
-    HTTP_BASE,
-    HTTP_PORT,
-    HTTPS_PORT,
-    ROOT,
-    compose,
-    new_session,
-    stopped,
-    wait_healthy,
-)
+from tests.support.edge import BASE, CA_FILE, HTTP_BASE, new_session
+from tests.support.settings import CERT_DIR, HTTP_PORT, HTTPS_PORT
+from tests.support.stack import compose, stopped, wait_healthy
 
 SECURITY_HEADERS = [
     "Strict-Transport-Security",
@@ -109,7 +100,7 @@ def local_tls11_server(tmp_path: Path) -> Iterator[int]:
     server_context.set_ciphers("DEFAULT:@SECLEVEL=0")
     server_context.minimum_version = ssl.TLSVersion.TLSv1
     server_context.maximum_version = ssl.TLSVersion.TLSv1_1
-    server_context.load_cert_chain(ROOT / "certs" / "fullchain.pem", ROOT / "certs" / "privkey.pem")
+    server_context.load_cert_chain(CERT_DIR / "fullchain.pem", CERT_DIR / "privkey.pem")
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(10)
 
@@ -163,7 +154,7 @@ def test_http_redirects_with_301_keeping_host_port_path_and_query(path):
 
 def test_acme_challenge_is_served_over_plain_http():
     token = f"test-{uuid.uuid4().hex}"
-    challenge_dir = ROOT / "certs" / "acme" / ".well-known" / "acme-challenge"
+    challenge_dir = CERT_DIR / "acme" / ".well-known" / "acme-challenge"
     path = challenge_dir / token
     path.write_text("challenge-response")
     path.chmod(0o644)

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import (
-    BASE,
-    app_log_lines,
+from tests.support.edge import BASE
+from tests.support.stack import (
     compose,
     inspect,
+    json_log_lines,
     redis_cli,
     stopped,
     wait_for,
@@ -65,7 +65,7 @@ def test_redis_down_degrades_health_but_reads_and_writes_still_work(http, redis_
     # The degradation is not silent: the app logs a warning, in JSON, for the operator.
     warnings = [
         line
-        for line in app_log_lines("2m")
+        for line in json_log_lines("app", "2m")
         if line.get("level") == "WARNING" and "cache unavailable" in line.get("message", "")
     ]
     assert warnings, "no warning was logged while Redis was down"

@@ -6,7 +6,7 @@ import json
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from .stack import BASE, new_session
+from tests.support.edge import BASE, new_session
 
 DOCUMENTED = {200, 201, 204, 400, 404, 405, 413, 415, 422, 429}
 SESSION = new_session()

@@ -7,13 +7,14 @@ import json
 import pytest
 import yaml
 
-from .stack import ROOT, compose, docker, inspect
+from tests.support.settings import secret
+from tests.support.stack import compose, docker, inspect
 
 LONG_RUNNING = [
     "nginx", "app", "postgres", "redis", "prometheus", "alertmanager",
     "postgres-exporter", "redis-exporter", "nginx-exporter",
 ]  # fmt: skip
-ALL_SERVICES = [*LONG_RUNNING, "migrate"]
+ALL_SERVICES = [*LONG_RUNNING, "migrate", "assets"]
 SECRET_NAMES = ["secret_key", "postgres_password", "redis_password"]
 
 
@@ -83,7 +84,7 @@ def test_the_data_services_have_no_route_out():
 
 
 def secret_values() -> list[str]:
-    return [(ROOT / "secrets" / name).read_text().strip() for name in SECRET_NAMES]
+    return [secret(name) for name in SECRET_NAMES]
 
 
 @pytest.mark.parametrize("service", ALL_SERVICES)

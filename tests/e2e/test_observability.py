@@ -13,19 +13,18 @@ import pytest
 import requests
 import yaml
 
-from .stack import (
-    BASE,
-    CAPTURE_SERVER,
-    PROMETHEUS,
-    ROOT,
-    app_log_lines,
+from tests.support.edge import BASE, new_session
+from tests.support.prometheus import PROMETHEUS, query, scalar
+from tests.support.settings import ROOT, compose_config
+from tests.support.stack import (
+    capture_server,
+    captured,
     compose,
     docker,
     gunicorn_processes,
     inspect,
-    new_session,
-    prometheus_query,
-    prometheus_scalar,
+    json_log_lines,
+    overridden,
     wait_for,
     wait_healthy,
 )
@@ -91,12 +90,12 @@ def test_request_metrics_are_labelled_by_route_rule_not_raw_path(http):
         http.get(f"{BASE}/api/items/{item_id}", timeout=10)
 
     def labelled() -> bool:
-        series = prometheus_query('flask_http_request_duration_seconds_count{job="app"}')
+        series = query('flask_http_request_duration_seconds_count{job="app"}')
         rules = {s["metric"].get("url_rule") for s in series}
         return "/api/items/<int:item_id>" in rules
 
     wait_for(labelled, 45, 2, "the route-rule label")
-    series = prometheus_query('flask_http_request_duration_seconds_count{job="app"}')
+    series = query('flask_http_request_duration_seconds_count{job="app"}')
     for s in series:
         assert "98765432" not in str(s["metric"]), f"a raw id became a label: {s['metric']}"
 
@@ -109,8 +108,8 @@ HEALTHZ_COUNT = 'sum(flask_http_request_duration_seconds_count{job="app",url_rul
 def fresh_healthz_count(after: float) -> float:
     """The /healthz request count from a scrape that happened after `after` (unix time)."""
     stamp = 'max(timestamp(flask_http_request_duration_seconds_count{url_rule="/healthz"}))'
-    wait_for(lambda: (prometheus_scalar(stamp) or 0) > after, 60, 1, "a fresh scrape")
-    return prometheus_scalar(HEALTHZ_COUNT) or 0.0
+    wait_for(lambda: (scalar(stamp) or 0) > after, 60, 1, "a fresh scrape")
+    return scalar(HEALTHZ_COUNT) or 0.0
 
 
 def send_healthz(count: int) -> set[int]:
@@ -127,7 +126,7 @@ def send_healthz(count: int) -> set[int]:
     assert statuses == [200] * count
     pids = {
         line["pid"]
-        for line in app_log_lines("2m")
+        for line in json_log_lines("app", "2m")
         if str(line.get("request_id", "")).startswith(f"count-{tag}-")
     }
     return pids
@@ -140,7 +139,7 @@ def worker_pids() -> list[int]:
 
 def test_counters_sum_every_worker_even_after_a_worker_is_killed():
     n = 300
-    workers = int((inspect("app")["Config"]["Env"] and _env("app", "GUNICORN_WORKERS")) or 2)
+    workers = len(worker_pids())
     assert workers >= 2, "this test needs at least two workers"
 
     before = fresh_healthz_count(time.time())
@@ -149,7 +148,7 @@ def test_counters_sum_every_worker_even_after_a_worker_is_killed():
     after_first = fresh_healthz_count(time.time())
     assert after_first - before == n, f"counter grew by {after_first - before}, not {n}"
 
-    exits_before = prometheus_scalar("sum(app_gunicorn_worker_exits_total)") or 0.0
+    exits_before = scalar("sum(app_gunicorn_worker_exits_total)") or 0.0
     victim = worker_pids()[0]
     compose("exec", "-T", "app", "python", "-c", f"import os; os.kill({victim}, {signal.SIGKILL})")
     wait_for(
@@ -163,66 +162,65 @@ def test_counters_sum_every_worker_even_after_a_worker_is_killed():
     assert after_second - before == 2 * n, (
         f"after a worker was killed the counter grew by {after_second - before}, not {2 * n}"
     )
-    exits_after = prometheus_scalar("sum(app_gunicorn_worker_exits_total)") or 0.0
+    exits_after = scalar("sum(app_gunicorn_worker_exits_total)") or 0.0
     assert exits_after >= exits_before + 1
-
-
-def _env(service: str, name: str) -> str | None:
-    for entry in inspect(service)["Config"]["Env"]:
-        key, _, value = entry.partition("=")
-        if key == name:
-            return value
-    return None
 
 
 # --- Alert delivery ----------------------------------------------------------------------
 
 
-FAST_RULES = ROOT / "prometheus" / "rules" / "zz-e2e-fast.yml"
-
-
-def write_fast_copy_of(alert: str) -> None:
-    """The shipped rule, copied with a 5 s `for:` and an `e2e` label, in a file of its own."""
-    for path in sorted((ROOT / "prometheus" / "rules").glob("*.yml")):
-        if path == FAST_RULES:
-            continue
-        for group in yaml.safe_load(path.read_text())["groups"]:
+def fast_copy_of(alert: str, path: Path) -> None:
+    """Write the shipped rule to PATH, copied with a 5 s `for:` and an `e2e` label."""
+    for rules in sorted((ROOT / "prometheus" / "rules").glob("*.yml")):
+        for group in yaml.safe_load(rules.read_text())["groups"]:
             for rule in group["rules"]:
                 if rule.get("alert") == alert:
                     fast = {**rule, "for": "5s", "labels": {**rule["labels"], "e2e": "fast"}}
-                    FAST_RULES.write_text(
+                    path.write_text(
                         yaml.safe_dump({"groups": [{"name": "e2e-fast", "rules": [fast]}]})
                     )
-                    FAST_RULES.chmod(0o644)
+                    path.chmod(0o644)
                     return
     pytest.fail(f"no shipped rule named {alert}")
 
 
-def reload_prometheus() -> None:
-    compose("kill", "-s", "HUP", "prometheus")
-
-
 @pytest.fixture
-def alert_receiver() -> Iterator[str]:
-    """A webhook receiver container on the edge network, Alertmanager pointed at it."""
+def alert_receiver(tmp_path: Path) -> Iterator[str]:
+    """A webhook receiver on the edge network, Alertmanager pointed at it, and Prometheus with
+    a fast copy of RedisDown as one more rule file; both recreated as they were afterwards."""
     network = next(n for n in inspect("alertmanager")["NetworkSettings"]["Networks"])
+    fast_rules = tmp_path / "e2e-fast.yml"
+    fast_copy_of("RedisDown", fast_rules)
+    tmp_path.chmod(0o755)
     name = f"alert-receiver-{uuid.uuid4().hex[:8]}"
-    image = inspect("app")["Config"]["Image"]
-    docker("run", "-d", "--rm", "--name", name, "--network", network,
-           "--entrypoint", "python", image, "-c", CAPTURE_SERVER)  # fmt: skip
-    write_fast_copy_of("RedisDown")
-    reload_prometheus()
     webhook = {"ALERT_WEBHOOK_URL": f"http://{name}:8000/alerts", "ALERT_GROUP_WAIT": "1s"}
-    compose("up", "-d", "--no-deps", "--wait", "alertmanager", env=webhook)
-    try:
-        yield name
-    finally:
-        FAST_RULES.unlink(missing_ok=True)
-        reload_prometheus()
-        compose("start", "redis")
-        wait_healthy("redis")
-        compose("up", "-d", "--no-deps", "--wait", "alertmanager")
-        docker("rm", "-f", name, check=False)
+    fast_config = {"source": "e2e_fast", "target": "/etc/prometheus/rules/e2e-fast.yml"}
+    prometheus_configs = [
+        *inspect_configs("prometheus"),
+        fast_config,
+    ]
+    with (
+        capture_server(network, name, inspect("app")["Config"]["Image"]),
+        overridden("alertmanager", {"environment": webhook}),
+        overridden(
+            "prometheus",
+            {"configs": prometheus_configs},
+            top={"configs": {"e2e_fast": {"file": str(fast_rules)}}},
+        ),
+    ):
+        try:
+            yield name
+        finally:
+            compose("start", "redis")
+            wait_healthy("redis")
+
+
+def inspect_configs(service: str) -> list[dict[str, str]]:
+    """The service's configs as compose.yaml declares them (an override replaces the list)."""
+    return [
+        {"source": c["source"], "target": c["target"]}
+        for c in compose_config()["services"][service]["configs"]
+    ]
 
 
 def test_redis_down_alert_is_delivered_to_the_webhook(alert_receiver):
@@ -235,13 +233,13 @@ def test_redis_down_alert_is_delivered_to_the_webhook(alert_receiver):
     received: list[str] = []
 
     def delivered() -> bool:
-        logs = docker("logs", alert_receiver).stdout
-        received[:] = [line for line in logs.splitlines() if '"RedisDown"' in line]
-        return any('"status":"firing"' in line.replace(" ", "") for line in received)
+        received[:] = [body for body in captured(alert_receiver) if '"RedisDown"' in body]
+        return any('"status":"firing"' in body.replace(" ", "") for body in received)
 
     wait_for(delivered, 150, 2, "RedisDown at the webhook")
     assert '"job":"redis"' in received[-1].replace(" ", "")
 
 
-def test_no_fast_rule_file_is_left_behind():
-    assert not Path(FAST_RULES).exists()
+def test_prometheus_is_back_to_the_shipped_rules_after_the_alert_test():
+    groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert "e2e-fast" not in {group["name"] for group in groups}

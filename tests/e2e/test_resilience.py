@@ -14,19 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .stack import (
-    BASE,
-    CA_FILE,
-    HTTPS_PORT,
-    ROOT,
-    compose,
-    gunicorn_processes,
-    inspect,
-    new_session,
-    psql,
-    wait_for,
-    wait_healthy,
-)
+from tests.support.edge import BASE, CA_FILE, new_session
+from tests.support.settings import HTTPS_PORT, POSTGRES_DB, POSTGRES_USER, ROOT
+from tests.support.stack import compose, gunicorn_processes, inspect, psql, wait_for, wait_healthy
 
 
 def all_ok(count: int = 60, path: str = "/api/items?limit=1") -> list[int]:
@@ -75,7 +65,7 @@ class HeldLock:
         )
         self.process = subprocess.Popen(
             ["docker", "compose", "exec", "-T", "postgres",
-             "psql", "-U", "app", "-d", "app", "-q", "-c", sql],
+             "psql", "-U", POSTGRES_USER, "-d", POSTGRES_DB, "-q", "-c", sql],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import stat
 import subprocess
 
 import requests
 
-from .stack import BASE, CA_FILE, HTTP_BASE, HTTPS_PORT, ROOT, compose, inspect
+from tests.support.edge import BASE, CA_FILE, HTTP_BASE
+from tests.support.settings import BIND_ADDRESS, CERT_DIR, HTTPS_PORT, ROOT, SECRETS_DIR
+from tests.support.stack import compose, inspect
 
 SERVICES = ["nginx", "app", "postgres", "redis", "prometheus"]
 
@@ -60,7 +61,7 @@ def test_only_nginx_and_prometheus_publish_ports_and_only_on_loopback():
             assert ports, f"{service} publishes nothing"
             for bindings in ports.values():
                 for binding in bindings:
-                    assert binding["HostIp"] == os.environ.get("BIND_ADDRESS", "127.0.0.1")
+                    assert binding["HostIp"] == BIND_ADDRESS
         else:
             assert not ports, f"{service} publishes {ports}"
 
@@ -78,8 +79,8 @@ def test_landing_page_uses_a_stylesheet_served_by_nginx(http):
 
 def _fingerprint() -> dict[str, str]:
     """What a second `make up` must leave as it is: secrets, certificate, containers."""
-    files = [ROOT / "secrets" / n for n in ("secret_key", "postgres_password", "redis_password")]
-    files += [ROOT / "certs" / "fullchain.pem", ROOT / "certs" / "privkey.pem"]
+    files = [SECRETS_DIR / n for n in ("secret_key", "postgres_password", "redis_password")]
+    files += [CERT_DIR / "fullchain.pem", CERT_DIR / "privkey.pem"]
     state = {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     for service in SERVICES:
         state[service] = inspect(service)["Id"]
@@ -94,7 +95,7 @@ def test_second_make_up_succeeds_and_changes_nothing():
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert f"https://localhost:{HTTPS_PORT}/" in result.stdout
     assert _fingerprint() == before
-    secrets_dir = ROOT / "secrets"
+    secrets_dir = SECRETS_DIR
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("k8s_validate", ROOT / "k8s/tools/k8s_validate.py")
+_spec = importlib.util.spec_from_file_location(
+    "k8s_validate", ROOT / "deploy/k8s/tools/k8s_validate.py"
+)
 assert _spec is not None and _spec.loader is not None
 k8s_validate = importlib.util.module_from_spec(_spec)
 sys.modules["k8s_validate"] = k8s_validate

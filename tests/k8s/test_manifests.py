@@ -134,32 +134,34 @@ def test_checkov_passes_and_catches_privileged(rendered, kv, tmp_path):
     assert any(p.startswith("checkov CKV_K8S_16:") and "nginx" in p for p in problems), problems
 
 
-# --- Configuration mirrors compose -----------------------------------------------------------
+# --- Configuration: wiring only, every setting at its one default --------------------------
 
 
-def compose_defaults(mapping: dict[str, Any]) -> dict[str, str]:
-    """compose `${VAR:-default}` values resolved to their defaults."""
-    out = {}
-    for key, value in mapping.items():
-        text = str(value)
-        out[key] = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", text)
-    return out
-
-
-def test_app_environment_is_compose_x_app_environment(overlay):
+def test_the_app_gets_wiring_and_no_setting_or_version(overlay):
     _, docs = overlay
-    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
-    expected = compose_defaults(compose["x-app-environment"])
-    assert find(docs, "ConfigMap", "app-env")["data"] == expected
+    env = find(docs, "ConfigMap", "app-env")["data"]
+    assert set(env) == {
+        "SECRET_KEY_FILE",
+        "POSTGRES_HOST",
+        "POSTGRES_PASSWORD_FILE",
+        "REDIS_URL",
+        "REDIS_PASSWORD_FILE",
+    }
+    # The version is the image's own (app/version.py): nothing in the render may override it.
+    for container in containers(docs).values():
+        names = {e["name"] for e in container.get("env", [])}
+        assert "APP_VERSION" not in names, container["name"]
+    config_maps = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert not any("APP_VERSION" in str(d.get("data", {})) for d in config_maps)
 
 
-def test_nginx_environment_and_certificate(overlay):
+def test_nginx_finds_the_app_through_the_cluster_dns_and_its_certificate(overlay):
     name, docs = overlay
-    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     env = find(docs, "ConfigMap", "nginx-env")["data"]
-    assert env["NGINX_UPSTREAM"] == "app:8000"
-    assert set(compose["services"]["nginx"]["environment"]) <= set(env)
-    assert env["NGINX_PUBLIC_HTTPS_PORT"] == ("8443" if name == "local" else "443")
+    assert env["NGINX_UPSTREAM"] == "app.flask-stack.svc.cluster.local:8000"
+    assert env["NGINX_RESOLVER"] == "kube-dns.kube-system.svc.cluster.local"
+    if name == "production":
+        assert env["HTTPS_PORT"] == "443"
     nginx = find(docs, "Deployment", "nginx")["spec"]["template"]["spec"]
     certs = next(v for v in nginx["volumes"] if v["name"] == "certs")["secret"]
     assert find(docs, "Secret", "nginx-tls")["metadata"]["name"] == certs["secretName"]
@@ -171,15 +173,32 @@ def test_nginx_environment_and_certificate(overlay):
     assert mount["mountPath"] == "/etc/nginx/certs"
 
 
-def test_secrets_are_files_under_run_secrets(overlay):
+def test_nginx_serves_the_static_files_the_app_image_publishes(overlay):
+    _, docs = overlay
+    nginx = find(docs, "Deployment", "nginx")["spec"]["template"]["spec"]
+    (init,) = nginx["initContainers"]
+    assert init["image"] == containers(docs)["app"]["image"]
+    assert init["command"][-2:] == ["/app/static-build", "/srv/static"]
+    served = next(m for m in nginx["containers"][0]["volumeMounts"] if m["name"] == "static")
+    assert served["mountPath"] == "/usr/share/nginx/static" and served["readOnly"] is True
+
+
+def test_secrets_are_files_under_run_secrets_and_the_migration_gets_the_database_only(overlay):
     _, docs = overlay
     secret = find(docs, "Secret", "app-secrets")
     assert set(secret["data"]) == {"secret_key", "postgres_password", "redis_password"}
-    for name in ("app", "migrate"):
+    mounted = {}
+    for kind, name in (("Deployment", "app"), ("Job", "migrate")):
+        spec = find(docs, kind, name)["spec"]["template"]["spec"]
         container = containers(docs)[name]
         assert not any("secretKeyRef" in str(e) for e in container.get("env", []))
-        mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        assert "/run/secrets" in mounts
+        assert "/run/secrets" in {m["mountPath"] for m in container["volumeMounts"]}
+        volume = next(v for v in spec["volumes"] if v["name"] == "secrets")["secret"]
+        mounted[name] = {item["key"] for item in volume["items"]}
+    assert mounted == {
+        "app": {"secret_key", "postgres_password", "redis_password"},
+        "migrate": {"postgres_password"},
+    }
 
 
 def test_images(overlay):
@@ -192,18 +211,18 @@ def test_images(overlay):
         assert not found["app"]["image"].endswith(":local")
         assert not found["nginx"]["image"].endswith(":local")
     assert found["migrate"]["image"] == found["app"]["image"]
-    assert found["postgres"]["image"] == "postgres:15.10-bookworm"
 
 
 # --- Probes, migration, scaling ---------------------------------------------------------------
 
 
-def test_app_probes(overlay):
+def test_app_probes_follow_the_rule_no_database_outage_empties_the_service(overlay):
     _, docs = overlay
     app = containers(docs)["app"]
     ports = {p["name"]: p["containerPort"] for p in app["ports"]}
     assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert app["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert app["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert ports[app["livenessProbe"]["httpGet"]["port"]] == 8000
     assert ports[app["readinessProbe"]["httpGet"]["port"]] == 8000
 
@@ -212,7 +231,7 @@ def test_migration_job(overlay):
     _, docs = overlay
     job = find(docs, "Job", "migrate")
     assert job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
-    assert containers(docs)["migrate"]["command"] == ["python", "-m", "app.migrate"]
+    assert containers(docs)["migrate"]["command"] == ["python", "-m", "app.migration_job"]
 
 
 def test_hpa_and_pdbs(overlay):
@@ -303,7 +322,7 @@ def test_app_pods_carry_scrape_annotations(overlay):
 
 def test_service_monitor_is_outside_the_build_and_matches(overlay):
     _, docs = overlay
-    monitor = yaml.safe_load((ROOT / "k8s/monitoring/servicemonitor.yaml").read_text())
+    monitor = yaml.safe_load((ROOT / "deploy/k8s/monitoring/servicemonitor.yaml").read_text())
     assert monitor["kind"] == "ServiceMonitor"
     assert monitor["apiVersion"].startswith("monitoring.coreos.com/")
     assert not any(d["kind"] == "ServiceMonitor" for d in docs)
@@ -318,7 +337,7 @@ def test_service_monitor_is_outside_the_build_and_matches(overlay):
 
 def test_no_secret_file_is_tracked():
     tracked = subprocess.run(
-        ["git", "ls-files", "k8s"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["git", "ls-files", "deploy/k8s"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.split()
     secret_names = {
         "secret_key",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import http  # noqa: F401  (the same client fixture)
-from tests.e2e.stack import exit_unless_reachable
+from tests.support.edge import exit_unless_reachable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 
-import requests
-
-from tests.e2e.stack import (
-    BASE,
-    ROOT,
-    image_variables,
-    new_session,
-    prometheus_query,
-    wait_for,
-)
+import pytest
 
 # The public contract, unchanged: these tests drive only the published ports.
 from tests.e2e.test_api import (  # noqa: F401
@@ -44,15 +34,20 @@ from tests.e2e.test_edge import (  # noqa: F401
     test_security_headers_appear_once_on_a_404,
     test_tls_1_2_and_1_3_are_accepted,
 )
+from tests.support import stack
+from tests.support.edge import BASE, new_session
+from tests.support.load import create_item, read_page, streams
+from tests.support.prometheus import query
+from tests.support.settings import ROOT
+from tests.support.stack import wait_for
 
 STACK = os.environ.get("SWARM_STACK", "flaskswarm")
 APP = f"{STACK}_app"
 
 
-def docker(*args: str, timeout: float = 300) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+def docker(*args: str) -> str:
+    """A docker command's output (the command must succeed)."""
+    return stack.docker(*args, timeout=300).stdout
 
 
 def running_tasks(service: str) -> list[dict]:
@@ -86,44 +81,6 @@ def wait_replicas(service: str, count: int, timeout: float = 180) -> None:
     wait_for(settled, timeout, 1, f"{service} at {count} healthy replicas")
 
 
-class Stream:
-    """Steady request streams through nginx, counting every outcome."""
-
-    def __init__(self, kinds: list[str]) -> None:
-        self.outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in set(kinds)}
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(k,)) for k in kinds]
-
-    def run(self, kind: str) -> None:
-        session = new_session()
-        send: Callable[[], requests.Response] = {
-            "read": lambda: session.get(f"{BASE}/api/items?limit=5", timeout=30),
-            "write": lambda: session.post(f"{BASE}/api/items", json={"name": "swarm"}, timeout=30),
-        }[kind]
-        while not self.stop.is_set():
-            try:
-                self.outcomes[kind][str(send().status_code)] += 1
-            except requests.RequestException as error:
-                self.outcomes[kind][f"error: {type(error).__name__}"] += 1
-            time.sleep(0.05)
-
-    def __enter__(self) -> Stream:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
-
-    def failures(self, kind: str) -> int:
-        return sum(n for k, n in self.outcomes[kind].items() if not k.startswith(("200", "201")))
-
-    def total(self, kind: str) -> int:
-        return sum(self.outcomes[kind].values())
-
-
 def test_migrations_ran_once_per_deploy_not_once_per_replica():
     tasks = json.loads("[" + ",".join(docker(
         "service", "ps", "--no-trunc", "--format", "{{json .}}", f"{STACK}_migrate"
@@ -132,60 +89,74 @@ def test_migrations_ran_once_per_deploy_not_once_per_replica():
     assert len(completed) == 1, tasks
     assert len(running_tasks(APP)) >= 3
     app_logs = docker("service", "logs", "--raw", APP)
-    assert "app.migrate" not in app_logs, "an app replica ran migrations"
+    assert "app.migration_job" not in app_logs, "an app replica ran migrations"
     migrate_logs = docker("service", "logs", "--raw", f"{STACK}_migrate")
-    assert "app.migrate" in migrate_logs
+    assert "app.migration_job" in migrate_logs
 
 
 def test_every_app_replica_is_scraped_by_prometheus():
     def all_scraped() -> bool:
-        up = prometheus_query('up{job="app"} == 1')
+        up = query('up{job="app"} == 1')
         return len(up) == len(running_tasks(APP))
 
     wait_for(all_scraped, 60, 2, "one app target per replica")
 
 
+STREAMS = [read_page, read_page, create_item]
+
+
 def test_a_killed_app_task_is_healed_and_only_in_flight_requests_may_fail():
     before = set(containers(APP))
     victim = sorted(before)[0]
-    with Stream(["read", "read", "write"]) as stream:
+    with streams(STREAMS, pause=0.05, retry_on_429=True) as outcomes:
         time.sleep(2)
         docker("kill", victim)
         wait_replicas(APP, 3)
         time.sleep(3)
-    in_flight_bound = len(stream.threads)  # one request per stream can be on the dead task
-    failures = stream.failures("read") + stream.failures("write")
-    assert failures <= in_flight_bound, stream.outcomes
-    assert stream.total("read") > 50
+    in_flight_bound = len(STREAMS)  # one request per stream can be on the dead task
+    assert sum(outcomes.failures().values()) <= in_flight_bound, outcomes.snapshot()
+    assert outcomes.total > 50
     after = set(containers(APP))
     assert victim not in after and after - before, "no new task replaced the killed one"
 
 
-def test_a_rolling_update_to_a_new_image_fails_no_request(http):
-    new_version = f"2.0.0-swarm-{int(time.time())}"
-    image = f"{os.environ.get('COMPOSE_PROJECT_NAME', 'flask-stack')}/app:swarm-next"
-    build = ["build", "-q", "-t", image, "--build-arg", f"APP_VERSION={new_version}"]
-    python_image = os.environ.get("PYTHON_IMAGE") or image_variables().get("PYTHON_IMAGE")
-    if python_image:
-        build += ["--build-arg", f"PYTHON_IMAGE={python_image}"]
-    docker(*build, str(ROOT), timeout=600)
-    with Stream(["read", "read", "write"]) as stream:
+def completed_migrations() -> list[dict]:
+    tasks = [json.loads(line) for line in docker(
+        "service", "ps", "--no-trunc", "--format", "{{json .}}", f"{STACK}_migrate"
+    ).splitlines()]  # fmt: skip
+    return [t for t in tasks if t["CurrentState"].startswith("Complete")]
+
+
+@pytest.fixture
+def changed_app() -> Iterator[str]:
+    """The app in the work tree with a new version, restored afterwards."""
+    path = ROOT / "app" / "version.py"
+    original = path.read_text()
+    version = f"1.0.0+swarm.{int(time.time())}"
+    path.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', original))
+    try:
+        yield version
+    finally:
+        path.write_text(original)
+
+
+def test_make_swarm_up_rolls_a_changed_app_out_with_no_failed_request(http, changed_app):
+    migrations_before = len(completed_migrations())
+    with streams(STREAMS, pause=0.05, retry_on_429=True) as outcomes:
         time.sleep(2)
-        docker("service", "update", "--quiet", "--detach", "--image", image,
-               "--env-add", f"APP_VERSION={new_version}", APP)  # fmt: skip
-
-        def rolled_out() -> bool:
-            state = docker("service", "inspect", "-f", "{{.UpdateStatus.State}}", APP).strip()
-            assert state not in {"rollback_started", "rollback_completed", "paused"}, state
-            return state == "completed"
-
-        wait_for(rolled_out, 300, 2, "the rolling update")
-        wait_replicas(APP, 3)
+        result = subprocess.run(["make", "-s", "swarm-up"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=900)  # fmt: skip
         time.sleep(3)
-    assert stream.total("read") > 50
-    assert stream.failures("read") == 0, stream.outcomes
-    assert stream.failures("write") == 0, stream.outcomes
-    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).json()["version"] == new_version, 30)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert outcomes.total > 100, outcomes.snapshot()
+    assert not outcomes.failures(), outcomes.snapshot()
+    served = {http.get(f"{BASE}/health", timeout=5).json()["version"] for _ in range(10)}
+    assert served == {changed_app}, f"replicas serve {served}"
+    image = docker("service", "inspect", "-f", "{{.Spec.TaskTemplate.ContainerSpec.Image}}", APP)
+    assert image.strip() != "flask-stack/app:local", "the stack runs a fixed tag, not this build"
+    migrations = completed_migrations()
+    assert len(migrations) == migrations_before + 1, "the new build's migrations did not run once"
+    assert migrations[0]["Image"].split("@")[0] == image.strip().split("@")[0]
 
 
 def test_scaling_the_app_to_five_and_back():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import PACKAGE_DIR
-from app.assets import build, fingerprinted_name, load_manifest, make_asset_url
+from app.assets import build, fingerprinted_name, load_manifest, make_asset_url, publish
 from tests.unit.conftest import build_app
 
 pytestmark = pytest.mark.unit
@@ -57,7 +57,7 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
 
 def test_script_runs_with_the_stdlib_only(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-I", str(PACKAGE_DIR / "assets.py"), str(STATIC), str(tmp_path)],
+        [sys.executable, "-I", str(PACKAGE_DIR / "assets.py"), "build", str(STATIC), str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -68,14 +68,43 @@ def test_script_runs_with_the_stdlib_only(tmp_path: Path) -> None:
 
 def test_script_rejects_bad_arguments(tmp_path: Path) -> None:
     script = str(PACKAGE_DIR / "assets.py")
-    assert subprocess.run([sys.executable, script], capture_output=True).returncode == 2
     missing = str(tmp_path / "missing")
-    assert (
-        subprocess.run(
-            [sys.executable, script, missing, str(tmp_path)], capture_output=True
-        ).returncode
-        == 2
-    )
+    for args in ([], ["build"], ["copy", str(STATIC), str(tmp_path)], ["build", missing, "out"]):
+        result = subprocess.run([sys.executable, script, *args], capture_output=True, text=True)
+        assert result.returncode == 2, args
+        assert result.stderr.strip(), args
+
+
+def _site_css(tmp_path: Path, name: str, css: str) -> Path:
+    """A source tree like app/static with its stylesheet replaced by CSS, built into NAME."""
+    source = tmp_path / f"{name}-src"
+    (source / "css").mkdir(parents=True)
+    (source / "css" / "site.css").write_text(css)
+    (source / "favicon.svg").write_text("<svg/>")
+    build(source, tmp_path / name)
+    return tmp_path / name
+
+
+def test_publish_keeps_the_previous_build_and_drops_older_ones(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    builds = [_site_css(tmp_path, f"b{n}", f"body {{ order: {n}; }}") for n in range(3)]
+    hashed = [load_manifest(b / "manifest.json")["css/site.css"] for b in builds]
+
+    publish(builds[0], served)
+    publish(builds[1], served)
+    # A page rendered by an old replica still finds its stylesheet; the new one is there.
+    assert (served / hashed[0]).read_text() == "body { order: 0; }"
+    assert (served / hashed[1]).read_text() == "body { order: 1; }"
+    assert (served / "css/site.css").read_text() == "body { order: 1; }"
+    assert json.loads((served / "manifest.json").read_text())["css/site.css"] == hashed[1]
+
+    removed = publish(builds[2], served)
+    assert hashed[0] in removed and hashed[0] + ".gz" in removed
+    assert not (served / hashed[0]).exists()
+    assert (served / hashed[1]).is_file() and (served / hashed[2]).is_file()
+    # Publishing the same build again changes nothing and removes nothing.
+    assert publish(builds[2], served) == []
+    assert (served / hashed[1]).is_file()
 
 
 def test_asset_url_uses_the_manifest_or_falls_back_to_the_plain_name() -> None:

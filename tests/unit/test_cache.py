@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import cache
-from app.metrics import MetricsState
+from app.telemetry import MetricsState
 from tests.unit.conftest import ItemFactory, build_app
 
 pytestmark = pytest.mark.unit

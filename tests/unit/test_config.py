@@ -14,6 +14,7 @@ from app.config import (
     get_config,
     is_placeholder,
 )
+from app.version import __version__
 
 pytestmark = pytest.mark.unit
 
@@ -139,7 +140,7 @@ def test_proxy_fix_and_sentry_defaults() -> None:
     assert config.SENTRY_DSN is None
     assert config.SENTRY_ENVIRONMENT == "production"
     assert config.SENTRY_TRACES_SAMPLE_RATE == 0.0
-    assert config.APP_VERSION == "1.0.0"
+    assert config.APP_VERSION == __version__
 
 
 def test_development_accepts_placeholders_and_generates_a_missing_key() -> None:

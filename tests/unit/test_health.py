@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.version import __version__
 from tests.unit.conftest import build_app
 from tests.unit.test_cache import BrokenBackend, swap_backend
 from tests.unit.test_errors import UNREACHABLE_POSTGRES
@@ -29,7 +30,7 @@ def test_health_is_healthy_when_everything_answers(client: FlaskClient) -> None:
         "status": "healthy",
         "database": "connected",
         "cache": "connected",
-        "version": "1.0.0",
+        "version": __version__,
     }
 
 

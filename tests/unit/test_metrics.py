@@ -11,7 +11,8 @@ from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
 
 from app import create_app
 from app.extensions import db
-from app.metrics import MetricsState
+from app.telemetry import MetricsState
+from app.version import __version__
 from tests.unit.conftest import build_app
 
 pytestmark = pytest.mark.unit
@@ -28,7 +29,7 @@ def test_the_app_does_not_serve_metrics(client: FlaskClient) -> None:
 
 def test_app_info_carries_the_version(app: Flask) -> None:
     registry = state_of(app).registry
-    assert registry.get_sample_value("app_info", {"version": "1.0.0"}) == 1.0
+    assert registry.get_sample_value("app_info", {"version": __version__}) == 1.0
 
 
 def test_request_metrics_are_grouped_by_route_rule(app: Flask, client: FlaskClient) -> None:

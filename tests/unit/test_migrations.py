@@ -1,4 +1,4 @@
-"""``python -m app.migrate`` and the initial migration, on SQLite files."""
+"""``python -m app.migration_job`` and the initial migration, on SQLite files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from app import migrate as migrate_job
+from app import migration_job as migrate_job
 from app.extensions import db
 from tests.unit.test_errors import UNREACHABLE_POSTGRES
 
@@ -27,7 +27,7 @@ def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def job_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    return [line for line in lines if line["logger"] == "app.migrate"]
+    return [line for line in lines if line["logger"] == "app.migration_job"]
 
 
 def test_migrate_applies_the_schema_once_and_logs_one_line(
@@ -70,8 +70,20 @@ def test_migrate_rejects_invalid_configuration(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FLASK_CONFIG", "production")
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    for name in ("DATABASE_URL", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
     assert migrate_job.main() == 2
     (line,) = job_lines(capsys)
-    assert "SECRET_KEY is missing" in str(line["message"])
+    assert "POSTGRES_PASSWORD is missing" in str(line["message"])
+
+
+def test_migrate_needs_no_secret_key_cache_or_metrics_directory(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLASK_CONFIG", "production")
+    for name in ("SECRET_KEY", "SECRET_KEY_FILE", "REDIS_URL", "REDIS_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/metrics")
+    assert migrate_job.main() == 0
+    (line,) = job_lines(capsys)
+    assert line["message"] == "migrations applied"

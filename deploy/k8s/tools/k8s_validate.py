@@ -1,0 +1,411 @@
+"""Render the kustomize overlays and check them offline: schemas, hardening, checkov.
+
+Run by `make k8s-validate` (from the .venv-k8s virtualenv) and imported by tests/k8s.
+
+1. The deploy/k8s/ tree is copied to a temporary directory and placeholder secret files (random
+   values, a dummy PEM) are written into each overlay's secrets/ there: the work tree is never
+   touched and no real secret is read.
+2. Each overlay is rendered with `kubectl kustomize`, by one or more renderers:
+     kubectl  the kubectl on PATH (whatever version it is)
+     docker   kubectl 1.20 from Debian 12's kubernetes-client, in the tools image built
+              from deploy/k8s/Dockerfile.tools (the oldest kustomize the manifests keep to)
+   K8S_RENDERER selects: `auto` (default: kubectl if on PATH, else docker), `kubectl`, `docker`
+   or `all` (both, and their outputs must agree apart from generated-name hashes).
+3. Every rendered object is validated against the Kubernetes JSON schemas of
+   KUBERNETES_VERSION in strict mode (kubernetes-validate, which ships the schemas).
+4. Our own hardening check (hardening_problems): every container of every pod template.
+5. checkov on the rendered manifests, all Kubernetes checks but CHECKOV_SKIPS.
+
+Exit status 0 only when every step passed for every overlay and renderer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+K8S_DIR = Path(__file__).resolve().parents[1]
+OVERLAYS = ("local", "production")
+KUBERNETES_VERSION = "1.30.0"
+TOOLS_IMAGE = os.environ.get("K8S_TOOLS_IMAGE", "flask-stack-k8s-tools:local")
+SECRET_FILES = ("secret_key", "postgres_password", "redis_password")
+TLS_FILES = ("fullchain.pem", "privkey.pem")
+
+# Checks skipped, each with the reason. Every other checkov Kubernetes check is enforced.
+CHECKOV_SKIPS: dict[str, str] = {
+    "CKV_K8S_15": "imagePullPolicy Always: the local overlay runs images loaded into the "
+    "cluster, which Always would try to pull; the images carry fixed tags instead",
+    "CKV_K8S_40": "UID above 10000: the UIDs are the images' own users, as in compose "
+    "(nginx 101, postgres/redis 999); hardening_problems pins every container's UID",
+    "CKV_K8S_43": "image digests: the overlays set tags; pinning digests is a release step "
+    "(deploy/k8s/README.md)",
+}
+# Checks that must have run and passed on every overlay: if checkov stops evaluating one of
+# these (renamed, or the manifests changed shape), validation fails rather than passing vacuously.
+CHECKOV_REQUIRED = (
+    "CKV_K8S_8",  # liveness probe
+    "CKV_K8S_9",  # readiness probe
+    "CKV_K8S_10",  # CPU requests
+    "CKV_K8S_11",  # CPU limits
+    "CKV_K8S_12",  # memory requests
+    "CKV_K8S_13",  # memory limits
+    "CKV_K8S_14",  # image tag fixed, not latest
+    "CKV_K8S_16",  # not privileged
+    "CKV_K8S_17",  # no hostPID
+    "CKV_K8S_18",  # no hostIPC
+    "CKV_K8S_19",  # no hostNetwork
+    "CKV_K8S_20",  # allowPrivilegeEscalation false
+    "CKV_K8S_22",  # readOnlyRootFilesystem
+    "CKV_K8S_23",  # non-root
+    "CKV_K8S_25",  # no added capabilities
+    "CKV_K8S_28",  # NET_RAW dropped
+    "CKV_K8S_29",  # pod securityContext
+    "CKV_K8S_30",  # container securityContext
+    "CKV_K8S_31",  # seccomp RuntimeDefault
+    "CKV_K8S_37",  # capabilities minimised (drop ALL)
+    "CKV_K8S_38",  # service account token not mounted
+    "CKV_K8S_35",  # secrets as files, not environment variables
+    "CKV_K8S_39",  # no SYS_ADMIN
+    "CKV2_K8S_6",  # every pod is selected by a NetworkPolicy
+)
+
+# The fixed UID of each container, as in compose.yaml and the images.
+EXPECTED_UIDS = {
+    "app": 10001,
+    "migrate": 10001,
+    "assets": 10001,
+    "nginx": 101,
+    "nginx-exporter": 65534,
+    "postgres": 999,
+    "redis": 999,
+    "prometheus": 65534,
+    "postgres-exporter": 65534,
+    "redis-exporter": 59000,
+}
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
+# Directories a container writes to: each must be a mounted volume (the root is read-only).
+WRITABLE_PATHS = {
+    "app": ["/tmp"],
+    "migrate": [],
+    "assets": ["/srv/static"],
+    "nginx": ["/tmp"],
+    "postgres": ["/tmp", "/var/run/postgresql", "/var/lib/postgresql/data"],
+    "redis": ["/tmp", "/data"],
+    "prometheus": ["/prometheus"],
+}
+
+_HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}\b")
+_PEM = (
+    "-----BEGIN {kind}-----\n"
+    "cGxhY2Vob2xkZXIgZm9yIG9mZmxpbmUgdmFsaWRhdGlvbiBvbmx5\n"
+    "-----END {kind}-----\n"
+)
+
+
+# --- Staging and rendering ---------------------------------------------------------------------
+
+
+def stage_tree(destination: Path) -> Path:
+    """Copy deploy/k8s/ to destination with placeholder secret files in each overlay's secrets/."""
+    target = destination / "k8s"
+    shutil.copytree(
+        K8S_DIR,
+        target,
+        ignore=shutil.ignore_patterns(".rendered", ".venv", "__pycache__", "*.pem", *SECRET_FILES),
+    )
+    for overlay in OVERLAYS:
+        secret_dir = target / "overlays" / overlay / "secrets"
+        secret_dir.mkdir(parents=True, exist_ok=True)
+        for name in SECRET_FILES:
+            (secret_dir / name).write_text(secrets.token_urlsafe(48) + "\n")
+        (secret_dir / "fullchain.pem").write_text(_PEM.format(kind="CERTIFICATE"))
+        (secret_dir / "privkey.pem").write_text(_PEM.format(kind="PRIVATE KEY"))
+    return target
+
+
+def docker_available() -> bool:
+    return shutil.which("docker") is not None
+
+
+def choose_renderers(choice: str | None = None) -> list[str]:
+    choice = (choice or os.environ.get("K8S_RENDERER") or "auto").lower()
+    if choice == "auto":
+        return ["kubectl"] if shutil.which("kubectl") else ["docker"]
+    if choice == "all":
+        return ["kubectl", "docker"]
+    if choice not in ("kubectl", "docker"):
+        raise SystemExit(f"K8S_RENDERER must be auto, kubectl, docker or all, got {choice!r}")
+    return [choice]
+
+
+def render(overlay: str, renderer: str, tree: Path) -> str:
+    """Render one overlay of a staged tree; return the multi-document YAML."""
+    if renderer == "kubectl":
+        command = ["kubectl", "kustomize", str(tree / "overlays" / overlay)]
+    else:
+        command = [
+            "docker", "run", "--rm", "--network", "none",
+            "--user", f"{os.getuid()}:{os.getgid()}",
+            "-v", f"{tree}:/k8s:ro",
+            TOOLS_IMAGE, "kubectl", "kustomize", f"/k8s/overlays/{overlay}",
+        ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{renderer}: rendering {overlay} failed:\n{result.stderr.strip()}")
+    return result.stdout
+
+
+def load(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_overlay(overlay: str, renderer: str | None = None) -> list[dict[str, Any]]:
+    """Stage, render and parse one overlay (the helper the tests use)."""
+    chosen = renderer or choose_renderers()[0]
+    with tempfile.TemporaryDirectory(prefix="k8s-render-") as tmp:
+        return load(render(overlay, chosen, stage_tree(Path(tmp))))
+
+
+def normalised(docs: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """Objects keyed by kind and name with generated-name hashes and empty metadata removed,
+    to compare the output of two kustomize versions (which hash differently)."""
+    out = {}
+    for doc in docs:
+        text = _HASH_SUFFIX.sub("-HASH", json.dumps(doc, sort_keys=True))
+        item = json.loads(text)
+        if item["kind"] == "Secret":
+            # kubectl 1.20 wraps the base64 at 76 characters; newer versions do not.
+            item["data"] = {k: v.replace("\n", "") for k, v in (item.get("data") or {}).items()}
+        for key in ("annotations", "labels"):
+            if item["metadata"].get(key) == {}:
+                del item["metadata"][key]
+        out[(item["kind"], item["metadata"]["name"])] = item
+    return out
+
+
+# --- Hardening -------------------------------------------------------------------------------
+
+
+def pod_templates(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for doc in docs:
+        if doc.get("kind") in POD_KINDS:
+            yield f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]
+        elif doc.get("kind") == "CronJob":
+            yield (
+                f"CronJob/{doc['metadata']['name']}",
+                doc["spec"]["jobTemplate"]["spec"]["template"],
+            )
+        elif doc.get("kind") == "Pod":
+            yield f"Pod/{doc['metadata']['name']}", doc
+
+
+def _quantity_set(resources: dict[str, Any], section: str, name: str) -> bool:
+    return bool((resources.get(section) or {}).get(name))
+
+
+def hardening_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Every way a rendered manifest falls short of compose's hardening, one line each."""
+    problems: list[str] = []
+    for where, template in pod_templates(docs):
+        spec = template.get("spec", {})
+        pod_sc = spec.get("securityContext") or {}
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where}: automountServiceAccountToken is not false")
+        for flag in ("hostNetwork", "hostPID", "hostIPC"):
+            if spec.get(flag):
+                problems.append(f"{where}: {flag} is set")
+        if pod_sc.get("runAsNonRoot") is not True:
+            problems.append(f"{where}: pod securityContext.runAsNonRoot is not true")
+        if (pod_sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where}: pod seccompProfile is not RuntimeDefault")
+        for volume in spec.get("volumes") or []:
+            if "hostPath" in volume:
+                problems.append(f"{where}: volume {volume['name']} is a hostPath")
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        for container in containers:
+            problems.extend(_container_problems(f"{where}/{container['name']}", container, pod_sc))
+    return problems
+
+
+def _container_problems(where: str, container: dict[str, Any], pod_sc: dict[str, Any]) -> list[str]:
+    problems = []
+    sc = container.get("securityContext") or {}
+    name = container["name"]
+    if sc.get("privileged"):
+        problems.append(f"{where}: privileged")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problems.append(f"{where}: allowPrivilegeEscalation is not false")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problems.append(f"{where}: readOnlyRootFilesystem is not true")
+    if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+        problems.append(f"{where}: runAsNonRoot is not true")
+    uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+    expected = EXPECTED_UIDS.get(name)
+    if uid is None or uid == 0:
+        problems.append(f"{where}: no fixed non-root runAsUser")
+    elif expected is not None and uid != expected:
+        problems.append(f"{where}: runAsUser {uid}, expected {expected}")
+    capabilities = sc.get("capabilities") or {}
+    if [c.upper() for c in capabilities.get("drop") or []] != ["ALL"]:
+        problems.append(f"{where}: capabilities.drop is not [ALL]")
+    if capabilities.get("add"):
+        problems.append(f"{where}: capabilities.add is {capabilities['add']}")
+    seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+    if seccomp != "RuntimeDefault":
+        problems.append(f"{where}: seccompProfile is not RuntimeDefault")
+    resources = container.get("resources") or {}
+    for section in ("requests", "limits"):
+        for resource in ("cpu", "memory"):
+            if not _quantity_set(resources, section, resource):
+                problems.append(f"{where}: no {section}.{resource}")
+    image = container.get("image", "")
+    if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+        problems.append(f"{where}: image {image!r} has no fixed tag")
+    mounts = {m["mountPath"] for m in container.get("volumeMounts") or []}
+    for path in WRITABLE_PATHS.get(name, []):
+        if path not in mounts:
+            problems.append(f"{where}: {path} is not a mounted volume (the root is read-only)")
+    for port in container.get("ports") or []:
+        if port.get("hostPort"):
+            problems.append(f"{where}: hostPort {port['hostPort']}")
+    return problems
+
+
+# --- Schemas and checkov -----------------------------------------------------------------------
+
+
+def schema_problems(docs: list[dict[str, Any]], version: str = KUBERNETES_VERSION) -> list[str]:
+    """Validate each object against the Kubernetes JSON schema, strict (no unknown fields)."""
+    import kubernetes_validate
+
+    problems = []
+    for doc in docs:
+        where = f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = "/".join(str(p) for p in exc.path)
+            problems.append(f"{where}: {path}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            problems.append(f"{where}: no schema ({exc})")
+    return problems
+
+
+def _checkov_binary() -> str:
+    beside = Path(sys.executable).with_name("checkov")
+    return str(beside) if beside.exists() else "checkov"
+
+
+def checkov_results(manifest: Path) -> dict[str, list[tuple[str, str]]]:
+    """Run checkov on one rendered file: {'passed': [(check, resource)], 'failed': [...]}."""
+    command = [
+        _checkov_binary(), "--file", str(manifest), "--framework", "kubernetes",
+        "--output", "json", "--skip-download",
+        "--skip-check", ",".join(sorted(CHECKOV_SKIPS)),
+    ]  # fmt: skip
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise RuntimeError(f"checkov gave no JSON report:\n{result.stderr[-2000:]}") from None
+    reports = report if isinstance(report, list) else [report]
+    out: dict[str, list[tuple[str, str]]] = {"passed": [], "failed": []}
+    for rep in reports:
+        results = rep.get("results") or {}
+        for state in ("passed", "failed"):
+            for check in results.get(f"{state}_checks") or []:
+                out[state].append((check["check_id"], check.get("resource", "")))
+    return out
+
+
+def checkov_problems(manifest: Path) -> list[str]:
+    results = checkov_results(manifest)
+    problems = [f"checkov {check}: {resource}" for check, resource in results["failed"]]
+    passed = {check for check, _ in results["passed"]}
+    problems.extend(
+        f"checkov {check}: not evaluated (expected to run and pass)"
+        for check in CHECKOV_REQUIRED
+        if check not in passed
+    )
+    return problems
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--renderer", help="auto | kubectl | docker | all (default K8S_RENDERER)")
+    parser.add_argument("--out", type=Path, default=K8S_DIR / ".rendered")
+    parser.add_argument("--no-checkov", action="store_true", help="skip the checkov step")
+    args = parser.parse_args(argv)
+
+    renderers = choose_renderers(args.renderer)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="k8s-validate-") as tmp:
+        tree = stage_tree(Path(tmp))
+        for overlay in OVERLAYS:
+            rendered: dict[str, list[dict[str, Any]]] = {}
+            for renderer in renderers:
+                label = f"{overlay} ({renderer})"
+                start = time.monotonic()
+                try:
+                    text = render(overlay, renderer, tree)
+                except RuntimeError as exc:
+                    print(f"FAIL {label}: {exc}")
+                    failures += 1
+                    continue
+                docs = load(text)
+                rendered[renderer] = docs
+                manifest = args.out / f"{overlay}.{renderer}.yaml"
+                manifest.write_text(text)
+                steps = [
+                    ("schema", lambda d=docs: schema_problems(d)),
+                    ("hardening", lambda d=docs: hardening_problems(d)),
+                ]
+                if not args.no_checkov:
+                    steps.append(("checkov", lambda m=manifest: checkov_problems(m)))
+                for step, run in steps:
+                    problems = run()
+                    status = "ok" if not problems else f"{len(problems)} problem(s)"
+                    print(f"{label}: {step}: {status}")
+                    for problem in problems:
+                        print(f"  - {problem}")
+                    failures += bool(problems)
+                print(
+                    f"{label}: {len(docs)} objects, {time.monotonic() - start:.1f}s, "
+                    f"written to {manifest}"
+                )
+            if len(rendered) == 2:
+                first, second = (normalised(d) for d in rendered.values())
+                differing = sorted(
+                    f"{kind}/{name}"
+                    for kind, name in first.keys() | second.keys()
+                    if first.get((kind, name)) != second.get((kind, name))
+                )
+                if differing:
+                    print(f"FAIL {overlay}: kubectl and docker renderings differ: {differing}")
+                    failures += 1
+                else:
+                    print(f"{overlay}: kubectl and kubectl-1.20 renderings agree")
+    print("k8s-validate: " + ("passed" if not failures else f"FAILED ({failures})"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make k8s-validate: render the overlays with kubectl 1.20's kustomize (from a tools image built
+# on the stack's Python image) and/or a kubectl on PATH, check them offline (schemas, hardening,
+# checkov), then run tests/k8s. The tools live in their own virtualenv, deploy/k8s/.venv.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=${PYTHON:-python3}
+venv=deploy/k8s/.venv
+
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
+if ! cmp -s deploy/k8s/requirements.txt "$venv/requirements.txt"; then
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r deploy/k8s/requirements.txt
+  cp deploy/k8s/requirements.txt "$venv/"
+fi
+
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  docker build --quiet --build-arg PYTHON_IMAGE="$(scripts/python-image.sh)" \
+    -t flask-stack-k8s-tools:local - < deploy/k8s/Dockerfile.tools >/dev/null
+  if command -v kubectl >/dev/null 2>&1; then renderer=all; else renderer=docker; fi
+elif command -v kubectl >/dev/null 2>&1; then
+  renderer=kubectl
+else
+  echo "k8s-validate needs Docker (for the kubectl 1.20 tools image) or kubectl on PATH."
+  exit 1
+fi
+export K8S_RENDERER=${K8S_RENDERER:-$renderer}
+echo "k8s-validate: renderer $K8S_RENDERER"
+"$venv/bin/python" deploy/k8s/tools/k8s_validate.py
+# shellcheck disable=SC2086
+"$venv/bin/python" -m pytest -m unit tests/k8s -p no:cacheprovider ${PYTEST_ARGS:-}

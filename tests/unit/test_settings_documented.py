@@ -1,0 +1,116 @@
+""".env.example lists every variable the stack reads, so a fork adds a setting in two places:
+its definition (with its default) and its line there."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app import migration_job
+from app.config import get_config
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+# Enough for a strict production config to load.
+REQUIRED = {"SECRET_KEY": "k" * 48, "POSTGRES_PASSWORD": "a-real-password"}
+
+
+class RecordingEnviron(dict[str, str]):
+    """An environment that remembers every name looked up in it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+def documented() -> set[str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return {m.group(1) for line in lines if (m := re.match(r"^#? ?([A-Z][A-Z0-9_]*)=", line))}
+
+
+def read_by_the_app() -> set[str]:
+    environ = RecordingEnviron({"FLASK_CONFIG": "production", **REQUIRED})
+    get_config(environ=environ)
+    return environ.read
+
+
+def read_by_gunicorn(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    environ = RecordingEnviron(dict(REQUIRED))
+    monkeypatch.setattr(os, "environ", environ)
+    runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return environ.read
+
+
+def read_by_the_migration_job(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    environ = RecordingEnviron(dict(REQUIRED))
+    monkeypatch.setattr(os, "environ", environ)
+    monkeypatch.setattr(migration_job, "run", lambda *_: ("0001", "0001"))
+    assert migration_job.main() == 0
+    return environ.read
+
+
+def shell_variables(path: str) -> Iterator[str]:
+    """Names a shell script expands with a default (${NAME:-...}) or requires (${NAME})."""
+    text = (ROOT / path).read_text()
+    yield from re.findall(r"\$\{([A-Z][A-Z0-9_]*)(?::-|:\?|\})", text)
+
+
+def compose_variables(path: str = "compose.yaml") -> set[str]:
+    text = (ROOT / path).read_text()
+    # $${NAME} is the container's own variable, escaped from Compose.
+    return set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)(?::-|:\?|\})", text))
+
+
+SCRIPTS = ["scripts", "deploy/swarm", "deploy/k8s", "offline-images", "alertmanager", "nginx"]
+
+
+def script_variables() -> set[str]:
+    """Names the host-side scripts and the images' entrypoints read with a default."""
+    return {
+        name
+        for folder in SCRIPTS
+        for path in sorted((ROOT / folder).glob("*.sh"))
+        for name in shell_variables(str(path.relative_to(ROOT)))
+    }
+
+
+def test_every_variable_the_stack_reads_is_in_env_example(monkeypatch: pytest.MonkeyPatch):
+    read = (
+        read_by_the_app()
+        | read_by_gunicorn(monkeypatch)
+        | read_by_the_migration_job(monkeypatch)
+        | script_variables()
+        | compose_variables()
+        | compose_variables("deploy/swarm/compose.swarm.yaml")
+    )
+    # A secret is read from NAME_FILE (documented, as wiring) or NAME: never a line in .env.
+    secrets = {name for name in read if f"{name}_FILE" in read}
+    missing = sorted(read - secrets - documented())
+    assert not missing, f"add these to .env.example: {missing}"
+
+
+def test_the_recording_sees_what_each_reader_reads(monkeypatch: pytest.MonkeyPatch):
+    # Guards the test above against recording nothing.
+    assert {"DB_POOL_SIZE", "PROXY_FIX_X_PREFIX", "SENTRY_DSN_FILE"} <= read_by_the_app()
+    assert {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= read_by_gunicorn(monkeypatch)
+    assert "MIGRATE_LOCK_TIMEOUT" in read_by_the_migration_job(monkeypatch)
+    assert {"RATE_BURST", "ALERT_GROUP_WAIT", "SWARM_STACK"} <= script_variables()
+    assert "HTTPS_PORT" in compose_variables()
