@@ -109,11 +109,11 @@ test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
 
 .PHONY: test-e2e
 test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
-	$(VENV)/bin/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "e2e or contract" tests/contract tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test-swarm
 test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (the Compose stack must be down)
-	$(VENV)/bin/pytest -m swarm tests/swarm $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "swarm or contract" tests/contract tests/swarm $(PYTEST_ARGS)
 
 .PHONY: test
 test: lint test-unit k8s-validate up test-e2e  ## The whole suite: lint, unit tests, k8s checks, `make up`, end-to-end tests

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import requests
 
-from tests.support.edge import exit_unless_reachable, new_session
+from tests.support.edge import exit_unless_reachable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def http() -> Iterator[requests.Session]:
-    """A session for the stack's HTTPS edge."""
-    with new_session() as session:
-        yield session
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,70 +16,17 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.contract import (
+    assert_security_headers_once,
+    handshake,
+    landing_stylesheet,
+    tls_client,
+)
 from tests.support.edge import BASE, CA_FILE, HTTP_BASE, new_session
 from tests.support.settings import CERT_DIR, HTTP_PORT, HTTPS_PORT
 from tests.support.stack import compose, stopped, wait_healthy
 
-SECURITY_HEADERS = [
-    "Strict-Transport-Security",
-    "X-Content-Type-Options",
-    "Content-Security-Policy",
-    "X-Frame-Options",
-    "Referrer-Policy",
-    "Permissions-Policy",
-    "X-Request-ID",
-]
-
-
-def tls_client(**kwargs) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=CA_FILE)
-    for name, value in kwargs.items():
-        setattr(context, name, value)
-    return context
-
-
-def handshake(context: ssl.SSLContext, port: int = HTTPS_PORT) -> ssl.SSLSocket:
-    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
-    return context.wrap_socket(raw, server_hostname="localhost")
-
-
-def header_count(response: requests.Response, name: str) -> int:
-    return len(response.raw.headers.getlist(name))
-
-
-def assert_security_headers_once(response: requests.Response) -> None:
-    for name in SECURITY_HEADERS:
-        assert header_count(response, name) == 1, (
-            f"{name} appears {header_count(response, name)} times on a {response.status_code}"
-        )
-    assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    assert response.headers["Server"] == "nginx", "the Server header must carry no version"
-
-
-def landing_stylesheet(http: requests.Session) -> str:
-    page = http.get(f"{BASE}/", timeout=5)
-    match = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page.text)
-    assert match, "the landing page does not link a fingerprinted stylesheet"
-    return match.group(1)
-
-
 # --- TLS ---------------------------------------------------------------------------------
-
-
-def test_alpn_negotiates_http2():
-    context = tls_client()
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    with handshake(context) as sock:
-        assert sock.selected_alpn_protocol() == "h2"
-
-
-@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
-def test_tls_1_2_and_1_3_are_accepted(version):
-    context = tls_client(minimum_version=version, maximum_version=version)
-    with handshake(context) as sock:
-        assert sock.version() == version.name.replace("v1_", "v1.")
 
 
 def legacy_client() -> ssl.SSLContext:
@@ -145,13 +92,6 @@ def test_tls_sessions_are_resumed():
 # --- Redirects and hosts -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/a?b=1", "/api/items?limit=5&offset=10", "/x/y%20z"])
-def test_http_redirects_with_301_keeping_host_port_path_and_query(path):
-    response = requests.get(f"{HTTP_BASE}{path}", allow_redirects=False, timeout=5)
-    assert response.status_code == 301
-    assert response.headers["Location"] == f"https://localhost:{HTTPS_PORT}{path}"
-
-
 def test_acme_challenge_is_served_over_plain_http():
     token = f"test-{uuid.uuid4().hex}"
     challenge_dir = CERT_DIR / "acme" / ".well-known" / "acme-challenge"
@@ -182,19 +122,6 @@ def test_unknown_host_is_closed_without_an_answer(scheme_port):
 
 
 # --- Headers -----------------------------------------------------------------------------
-
-
-def test_security_headers_appear_once_on_a_200(http):
-    response = http.get(f"{BASE}/api/items", timeout=5)
-    assert response.status_code == 200
-    assert_security_headers_once(response)
-
-
-@pytest.mark.parametrize("path", ["/api/items/999999999", "/static/no-such-file.css", "/nope"])
-def test_security_headers_appear_once_on_a_404(http, path):
-    response = http.get(f"{BASE}{path}", timeout=5)
-    assert response.status_code == 404
-    assert_security_headers_once(response)
 
 
 def test_http_responses_carry_no_hsts():
@@ -254,15 +181,6 @@ def find_log_line(service: str, request_id: str, timeout: float = 10) -> dict:
 # --- Static files and compression -------------------------------------------------------
 
 
-def test_fingerprinted_assets_are_cached_for_a_year_as_immutable(http):
-    response = http.get(f"{BASE}{landing_stylesheet(http)}", timeout=5)
-    assert response.status_code == 200
-    cache_control = response.headers["Cache-Control"]
-    assert "max-age=31536000" in cache_control
-    assert "immutable" in cache_control
-    assert_security_headers_once(response)
-
-
 def test_unfingerprinted_assets_get_a_shorter_cache(http):
     response = http.get(f"{BASE}/static/css/site.css", timeout=5)
     assert response.status_code == 200
@@ -306,38 +224,6 @@ def test_a_large_json_list_is_gzipped(http):
 # --- Limits -------------------------------------------------------------------------------
 
 
-def test_a_body_over_1_mib_gets_413_json(http):
-    response = http.post(
-        f"{BASE}/api/items",
-        data=b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}',
-        headers={"Content-Type": "application/json"},
-        timeout=20,
-    )
-    assert response.status_code == 413
-    assert response.json()["error"]["code"]
-    assert_security_headers_once(response)
-
-
-def test_a_burst_gets_429_with_retry_after_and_no_5xx():
-    session = new_session(retry_on_429=False)
-    url = f"{BASE}/api/items?limit=1"
-
-    def fetch(_: int) -> requests.Response:
-        return session.get(url, timeout=10)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
-        responses = list(pool.map(fetch, range(150)))
-    statuses = [r.status_code for r in responses]
-    limited = [r for r in responses if r.status_code == 429]
-    assert limited, f"no 429 in a burst of 150: {sorted(set(statuses))}"
-    assert not [s for s in statuses if s >= 500], statuses
-    assert set(statuses) <= {200, 429}
-    assert int(limited[0].headers["Retry-After"]) >= 1
-    assert limited[0].json()["error"]["code"] == "rate_limited"
-    assert_security_headers_once(limited[0])
-    time.sleep(2)  # let the bucket refill for the tests that follow
-
-
 def test_health_and_static_are_not_rate_limited(http):
     session = new_session(retry_on_429=False)
     stylesheet = landing_stylesheet(http)
@@ -349,11 +235,6 @@ def test_health_and_static_are_not_rate_limited(http):
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(fetch, range(150)))
     assert set(statuses) == {200}
-
-
-@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/stub_status", "/nginx_status"])
-def test_internal_endpoints_are_404_at_the_edge(http, path):
-    assert http.get(f"{BASE}{path}", timeout=5).status_code == 404
 
 
 def raw_https(request: bytes) -> bytes:

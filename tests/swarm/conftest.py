@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import http  # noqa: F401  (the same client fixture)
 from tests.support.edge import exit_unless_reachable
 
 

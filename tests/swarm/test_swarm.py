@@ -1,4 +1,5 @@
-"""The same stack on a single-node Docker Swarm: contract, healing, rolling update, scaling."""
+"""The same stack on a single-node Docker Swarm: healing, rolling out a new build, scaling. The
+contract suite (tests/contract) runs against it too."""
 
 from __future__ import annotations
 
@@ -11,29 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# The public contract, unchanged: these tests drive only the published ports.
-from tests.e2e.test_api import (  # noqa: F401
-    test_create_returns_201_the_item_and_its_public_url,
-    test_delete_returns_204_and_the_item_is_gone_even_if_it_was_cached,
-    test_health_reports_every_dependency_connected,
-    test_list_is_newest_first_with_total_limit_and_offset,
-    test_malformed_json_is_400,
-    test_patch_changes_the_given_fields_and_a_read_after_it_is_never_stale,
-    test_unknown_resources_and_routes_are_404_json,
-    test_validation_errors_are_422_and_name_the_field,
-    test_wrong_method_is_405_json,
-)
-from tests.e2e.test_edge import (  # noqa: F401
-    test_a_body_over_1_mib_gets_413_json,
-    test_a_burst_gets_429_with_retry_after_and_no_5xx,
-    test_alpn_negotiates_http2,
-    test_fingerprinted_assets_are_cached_for_a_year_as_immutable,
-    test_http_redirects_with_301_keeping_host_port_path_and_query,
-    test_internal_endpoints_are_404_at_the_edge,
-    test_security_headers_appear_once_on_a_200,
-    test_security_headers_appear_once_on_a_404,
-    test_tls_1_2_and_1_3_are_accepted,
-)
 from tests.support import stack
 from tests.support.edge import BASE, new_session
 from tests.support.load import create_item, read_page, streams

@@ -1,0 +1,100 @@
+"""The edge's contract (TLS, redirects, headers, static files, limits), over the published
+ports: run against the Compose stack and the Swarm stack alike."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ssl
+import time
+
+import pytest
+import requests
+
+from tests.support.contract import (
+    assert_security_headers_once,
+    handshake,
+    landing_stylesheet,
+    tls_client,
+)
+from tests.support.edge import BASE, HTTP_BASE, new_session
+from tests.support.settings import HTTPS_PORT
+
+
+def test_alpn_negotiates_http2():
+    context = tls_client()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with handshake(context) as sock:
+        assert sock.selected_alpn_protocol() == "h2"
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_tls_1_2_and_1_3_are_accepted(version):
+    context = tls_client(minimum_version=version, maximum_version=version)
+    with handshake(context) as sock:
+        assert sock.version() == version.name.replace("v1_", "v1.")
+
+
+@pytest.mark.parametrize("path", ["/", "/a?b=1", "/api/items?limit=5&offset=10", "/x/y%20z"])
+def test_http_redirects_with_301_keeping_host_port_path_and_query(path):
+    response = requests.get(f"{HTTP_BASE}{path}", allow_redirects=False, timeout=5)
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://localhost:{HTTPS_PORT}{path}"
+
+
+def test_security_headers_appear_once_on_a_200(http):
+    response = http.get(f"{BASE}/api/items", timeout=5)
+    assert response.status_code == 200
+    assert_security_headers_once(response)
+
+
+@pytest.mark.parametrize("path", ["/api/items/999999999", "/static/no-such-file.css", "/nope"])
+def test_security_headers_appear_once_on_a_404(http, path):
+    response = http.get(f"{BASE}{path}", timeout=5)
+    assert response.status_code == 404
+    assert_security_headers_once(response)
+
+
+def test_fingerprinted_assets_are_cached_for_a_year_as_immutable(http):
+    response = http.get(f"{BASE}{landing_stylesheet(http)}", timeout=5)
+    assert response.status_code == 200
+    cache_control = response.headers["Cache-Control"]
+    assert "max-age=31536000" in cache_control
+    assert "immutable" in cache_control
+    assert_security_headers_once(response)
+
+
+def test_a_body_over_1_mib_gets_413_json(http):
+    response = http.post(
+        f"{BASE}/api/items",
+        data=b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}',
+        headers={"Content-Type": "application/json"},
+        timeout=20,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"]
+    assert_security_headers_once(response)
+
+
+def test_a_burst_gets_429_with_retry_after_and_no_5xx():
+    session = new_session(retry_on_429=False)
+    url = f"{BASE}/api/items?limit=1"
+
+    def fetch(_: int) -> requests.Response:
+        return session.get(url, timeout=10)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        responses = list(pool.map(fetch, range(150)))
+    statuses = [r.status_code for r in responses]
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, f"no 429 in a burst of 150: {sorted(set(statuses))}"
+    assert not [s for s in statuses if s >= 500], statuses
+    assert set(statuses) <= {200, 429}
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert limited[0].json()["error"]["code"] == "rate_limited"
+    assert_security_headers_once(limited[0])
+    time.sleep(2)  # let the bucket refill for the tests that follow
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/stub_status", "/nginx_status"])
+def test_internal_endpoints_are_404_at_the_edge(http, path):
+    assert http.get(f"{BASE}{path}", timeout=5).status_code == 404
