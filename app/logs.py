@@ -1,4 +1,5 @@
-"""JSON logging to stdout: one object per line with timestamp, level, logger and message.
+"""JSON logging to stdout: one object per line with timestamp, level, logger and message, and
+the request id on every line written while a request is handled.
 
 gunicorn's ``logconfig_dict`` uses the same formatter with ``{"()": "app.logs.JsonFormatter"}``.
 """
@@ -10,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import g, has_request_context
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
 
@@ -35,6 +37,9 @@ class JsonFormatter(_BaseJsonFormatter):
         # Which gunicorn worker wrote the line: tells workers apart in logs and in tests.
         log_record["pid"] = record.process
         super().add_fields(log_record, record, message_dict)
+        # Every line written while a request is handled carries its id, not only the access line.
+        if "request_id" not in log_record and has_request_context() and g.get("request_id"):
+            log_record["request_id"] = g.request_id
 
 
 class _StdoutJsonHandler(logging.StreamHandler):  # type: ignore[type-arg]

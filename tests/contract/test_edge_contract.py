@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ssl
-import time
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ from tests.support.contract import (
 )
 from tests.support.edge import BASE, HTTP_BASE, new_session
 from tests.support.settings import HTTPS_PORT
+from tests.support.stack import wait_for
 
 
 def test_alpn_negotiates_http2():
@@ -92,7 +92,9 @@ def test_a_burst_gets_429_with_retry_after_and_no_5xx():
     assert int(limited[0].headers["Retry-After"]) >= 1
     assert limited[0].json()["error"]["code"] == "rate_limited"
     assert_security_headers_once(limited[0])
-    time.sleep(2)  # let the bucket refill for the tests that follow
+    # The edge answers again once the bucket refills (the next tests honour Retry-After too).
+    wait_for(lambda: session.get(f"{BASE}/api/items?limit=1", timeout=5).status_code == 200,
+             10, 0.5, "the rate-limit bucket to refill")  # fmt: skip
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/stub_status", "/nginx_status"])

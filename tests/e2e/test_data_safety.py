@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.migration_job import ADVISORY_LOCK_ID
 from tests.support.edge import BASE
-from tests.support.settings import ROOT
+from tests.support.settings import COMPOSE_SH, POSTGRES_USER, ROOT
 from tests.support.stack import compose, psql, wait_for
 
 SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
@@ -61,7 +63,9 @@ def test_restore_drill_brings_back_every_row_after_the_volumes_are_destroyed(htt
     assert created.json()["id"] > max(int(line.split("|")[0]) for line in before.splitlines())
 
 
-def test_restore_refuses_a_missing_or_foreign_file(tmp_path: Path):
+def test_restore_refuses_a_missing_or_foreign_file(http, tmp_path: Path):
+    assert http.post(f"{BASE}/api/items", json={"name": "before a refused restore"}).ok
+    before = rows()
     missing = subprocess.run(
         ["make", "-s", "restore", "BACKUP=backups/does-not-exist.dump"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
@@ -74,7 +78,7 @@ def test_restore_refuses_a_missing_or_foreign_file(tmp_path: Path):
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode != 0 and "not a pg_dump" in refused.stderr
-    assert psql("SELECT count(*) FROM items") != ""  # the database is untouched
+    assert rows() == before, "a refused restore changed the database"
 
 
 @pytest.fixture
@@ -109,18 +113,59 @@ def test_the_backup_service_takes_backups_on_an_interval_and_keeps_a_bounded_num
     assert len(dumps()) <= 2
 
 
-def test_overlapping_migration_runs_both_succeed_and_apply_the_schema_once():
-    runs = [
-        subprocess.Popen(
-            [str(ROOT / "scripts" / "compose.sh"), "run", "--rm", "--no-deps", "migrate"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+def advisory_waiters(database: str) -> tuple[int, int]:
+    """(granted, waiting) advisory locks on DATABASE."""
+    rows = psql(
+        "SELECT granted, count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+        f"WHERE l.locktype = 'advisory' AND d.datname = '{database}' GROUP BY granted"
+    )
+    counts = dict(line.split("|") for line in rows.splitlines())
+    return int(counts.get("t", 0)), int(counts.get("f", 0))
+
+
+def test_overlapping_migration_runs_on_a_new_database_apply_the_schema_once():
+    database = f"migrate_race_{uuid.uuid4().hex[:8]}"
+    psql(f"CREATE DATABASE {database}", "postgres")
+    # The test holds the migration lock until both runs are waiting on it: they overlap for
+    # certain, on a database with no schema yet, so each would create the tables without it.
+    hold = f"SELECT pg_advisory_lock({ADVISORY_LOCK_ID}); SELECT pg_sleep(300);"
+    holder = subprocess.Popen(
+        [str(COMPOSE_SH), "exec", "-T", "postgres", "psql", "-U", POSTGRES_USER,
+         "-d", database, "-c", hold],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    runs: list[subprocess.Popen[str]] = []
+    try:
+        wait_for(lambda: advisory_waiters(database) == (1, 0), 30, 0.5, "the test's lock")
+        command = [str(COMPOSE_SH), "run", "--rm", "--no-deps", "-e", f"POSTGRES_DB={database}"]
+        runs = [
+            subprocess.Popen(
+                [*command, "migrate"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        wait_for(lambda: advisory_waiters(database) == (1, 2), 60, 0.5, "both runs waiting")
+        psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            f"AND granted AND database = (SELECT oid FROM pg_database WHERE datname = '{database}')"
         )
-        for _ in range(2)
-    ]
-    outputs = [run.communicate(timeout=180)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    assert psql("SELECT count(*) FROM alembic_version") == "1"
-    assert psql("SELECT count(*) FROM pg_tables WHERE tablename = 'items'") == "1"
+        outputs = [run.communicate(timeout=180)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        messages = sorted(
+            json.loads(line[line.index("{") :])["message"]
+            for output in outputs
+            for line in output.splitlines()
+            if '"app.migration_job"' in line
+        )
+        assert messages == ["migrations applied", "schema already up to date"], outputs
+        assert psql("SELECT count(*) FROM alembic_version", database) == "1"
+        assert psql("SELECT count(*) FROM pg_tables WHERE tablename = 'items'", database) == "1"
+    finally:
+        holder.kill()
+        for process in runs:
+            process.kill()
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", "postgres")

@@ -10,7 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from app.extensions import db
 from app.items import service
+from app.items.models import Item
 from tests.unit.conftest import ItemFactory, build_app
 
 pytestmark = pytest.mark.unit
@@ -183,15 +185,26 @@ def test_unknown_page_outside_the_api_is_html_without_internals(client: FlaskCli
 def test_database_unavailable_is_503_and_the_session_rolls_back(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    rollbacks: list[bool] = []
+    rollback = db.session.rollback
+
+    def counted_rollback() -> None:
+        # Called by the error handler while the failed work is still pending in the session.
+        rollbacks.append(any(isinstance(obj, Item) for obj in db.session.new))
+        rollback()
+
     def broken(*_: Any, **__: Any) -> None:
+        db.session.add(Item(name="half-done"))
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
+    monkeypatch.setattr(db.session, "rollback", counted_rollback)
     monkeypatch.setattr(service, "list_items", broken)
     response = client.get("/api/items")
     assert response.status_code == 503
     error = error_of(response)
     assert error["code"] == "database_unavailable"
     assert "server closed" not in error["message"]
+    assert rollbacks == [True], "the handler did not roll the failed work back"
 
 
 def test_unreachable_postgres_gives_503_on_the_api() -> None:

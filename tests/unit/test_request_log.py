@@ -164,3 +164,24 @@ def test_configure_logging_adds_no_second_json_handler_under_gunicorn() -> None:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+def test_every_line_written_during_a_request_carries_its_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    app = build_app()
+
+    @app.get("/noisy")
+    def noisy() -> str:
+        logging.getLogger("app.noisy").warning("something worth a line")
+        return "ok"
+
+    capsys.readouterr()
+    app.test_client().get("/noisy", headers={"X-Request-ID": "noisy-request-1"})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    (warning,) = [line for line in lines if line["logger"] == "app.noisy"]
+    assert warning["request_id"] == "noisy-request-1"
+    outside = logging.getLogger("app.noisy").makeRecord(
+        "app.noisy", logging.INFO, __file__, 1, "no request here", (), None
+    )
+    assert "request_id" not in json.loads(JsonFormatter().format(outside))

@@ -114,3 +114,63 @@ def test_the_recording_sees_what_each_reader_reads(monkeypatch: pytest.MonkeyPat
     assert "MIGRATE_LOCK_TIMEOUT" in read_by_the_migration_job(monkeypatch)
     assert {"RATE_BURST", "ALERT_GROUP_WAIT", "SWARM_STACK"} <= script_variables()
     assert "HTTPS_PORT" in compose_variables()
+
+
+def documented_defaults() -> dict[str, str]:
+    """`# NAME=value` lines of .env.example above its wiring section: the defaults it states."""
+    text = (ROOT / ".env.example").read_text().split("# --- Wiring")[0]
+    return {
+        m.group(1): m.group(2)
+        for line in text.splitlines()
+        if (m := re.match(r"^# ([A-Z][A-Z0-9_]*)=(.*)$", line))
+    }
+
+
+def snapshot_of_config(environ: dict[str, str]) -> dict[str, object]:
+    config = get_config(environ=environ)
+    # A testing-only random key aside, two configs from equal settings are equal.
+    return {k: v for k, v in vars(config).items() if k != "SECRET_KEY"}
+
+
+def snapshot_of_gunicorn(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]) -> dict:
+    monkeypatch.setattr(os, "environ", dict(environ))
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return {k: v for k, v in settings.items() if isinstance(v, int | float | str | bool)}
+
+
+def test_the_defaults_env_example_states_are_the_apps_and_gunicorns(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    base = {"FLASK_CONFIG": "production", **REQUIRED}
+    app_reads, gunicorn_reads = read_by_the_app(), read_by_gunicorn(monkeypatch)
+    config, server = snapshot_of_config(base), snapshot_of_gunicorn(monkeypatch, base)
+    checked = 0
+    for name, value in documented_defaults().items():
+        if not value:
+            continue
+        changed = {**base, name: value}
+        if name in app_reads:
+            assert snapshot_of_config(changed) == config, f"{name}={value} is not the default"
+            checked += 1
+        if name in gunicorn_reads:
+            assert snapshot_of_gunicorn(monkeypatch, changed) == server, f"{name}={value}"
+            checked += 1
+    assert checked >= 30, "the comparison checked too few defaults to prove anything"
+
+
+DEFAULT = re.compile(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "compose.yaml",
+        "deploy/swarm/compose.swarm.yaml",
+        *(f"{folder}/{p.name}" for folder in SCRIPTS for p in sorted((ROOT / folder).glob("*.sh"))),
+    ],
+)
+def test_the_defaults_env_example_states_are_the_files(path: str):
+    documented = documented_defaults()
+    for name, default in DEFAULT.findall((ROOT / path).read_text()):
+        if name in documented and default and not default.startswith("$"):
+            assert documented[name] == default, f"{path}: {name} defaults to {default!r}"
