@@ -30,7 +30,8 @@ def containers(docs: Docs) -> dict[str, dict[str, Any]]:
     out = {}
     for doc in docs:
         if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
-            for container in doc["spec"]["template"]["spec"]["containers"]:
+            spec = doc["spec"]["template"]["spec"]
+            for container in [*spec.get("initContainers", []), *spec["containers"]]:
                 out[container["name"]] = container
     return out
 
