@@ -10,8 +10,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 # Requirements before source, so code changes do not reinstall dependencies.
 COPY requirements.txt /tmp/requirements.txt
-# pip and setuptools are needed only here: the runtime venv goes without them (-26 MB).
-RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt \
+# Every file is checked against its hash in requirements.txt. pip and setuptools are needed
+# only here: the runtime venv goes without them (-26 MB).
+RUN /opt/venv/bin/pip install --no-compile --require-hashes -r /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall -q -y pip setuptools \
     && /opt/venv/bin/python -m compileall -q /opt/venv
 # The one build of the static files: the app reads their manifest, and the `assets` job

@@ -88,8 +88,19 @@ offline-images: check-docker  ## Build the stand-in images from Debian packages 
 $(VENV_STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the test virtualenv."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $@
+
+.PHONY: pin-images
+pin-images:  ## Pin the default images in compose.yaml to the digests their registries serve now
+	@python3 scripts/pin_images.py
+
+.PHONY: requirements
+requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
+	for name in requirements requirements-dev requirements-mutation; do \
+	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+	    --allow-unsafe --strip-extras --no-emit-index-url --output-file $$name.txt $$name.in || exit 1; \
+	done
 
 .PHONY: venv
 venv: $(VENV_STAMP)  ## Create the test virtualenv from the pinned requirements
@@ -129,3 +140,7 @@ bench-smoke: $(VENV_STAMP)  ## A 2-second-per-scenario bench that fails unless e
 .PHONY: k8s-validate
 k8s-validate: images  ## Render the deploy/k8s overlays and check them offline: schemas, hardening, checkov, tests
 	@PYTHON=$(PYTHON) PYTEST_ARGS="$(PYTEST_ARGS)" deploy/k8s/validate.sh
+
+.PHONY: mutation
+mutation: $(VENV_STAMP)  ## Mutation-test app/ with the unit tests (slow; report in docs/mutation.md)
+	@scripts/mutation.sh $(VENV)

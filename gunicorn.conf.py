@@ -29,6 +29,14 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # forwarded headers from no one but itself.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# nginx bounds request and header lines (16 KiB) and the headers' total (64 KiB) before
+# anything reaches gunicorn (nginx/templates/nginx.conf.template). gunicorn's own limits are
+# off (0) or at their maximum, so gunicorn never refuses with an HTML page of its own what nginx
+# let through: the app answers it with the contract's JSON.
+limit_request_line = 0
+limit_request_fields = 32768
+limit_request_field_size = 0
+
 # --- Workers ------------------------------------------------------------------------------
 workers = _env_int("GUNICORN_WORKERS", 2)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")

@@ -1,10 +1,18 @@
 #!/bin/sh
 # Alertmanager's configuration cannot read the environment, so render it at start into the
-# tmpfs: with ALERT_WEBHOOK_URL set, every alert goes to that webhook; without it, alerts are
-# kept in Alertmanager (visible in its API) and delivered nowhere.
+# tmpfs: with a webhook URL in the secret file alert_webhook_url, every alert goes to it; with
+# the file empty, alerts are kept in Alertmanager (visible in its API) and delivered nowhere.
+# The URL is a secret (it often carries a token): never an environment variable.
 set -eu
-out=/tmp/alertmanager.yml
 if [ -n "${ALERT_WEBHOOK_URL:-}" ]; then
+  echo "alertmanager: ALERT_WEBHOOK_URL is not read from the environment: write the URL into" \
+    "secrets/alert_webhook_url and remove it from .env" >&2
+  exit 1
+fi
+umask 077
+out=/tmp/alertmanager.yml
+webhook=$(cat /run/secrets/alert_webhook_url 2>/dev/null || true)
+if [ -n "$webhook" ]; then
   receiver="webhook"
 else
   receiver="none"
@@ -23,7 +31,7 @@ if [ "$receiver" = webhook ]; then
   cat >> "$out" <<CONFIG
   - name: webhook
     webhook_configs:
-      - url: "${ALERT_WEBHOOK_URL}"
+      - url: "${webhook}"
         send_resolved: true
 CONFIG
 fi

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.assets import load_manifest, make_asset_url
+from app.caching import init_cache_store
 from app.config import Config, ConfigError, get_config
 from app.errors import register_error_handlers
 from app.extensions import cache, db, metrics, migrate
 from app.logs import configure_logging
+from app.proxy import ProxyGate, TrustedProxies
 from app.request_log import register_request_logging
 from app.sentry import init_sentry
 from app.version import __version__
@@ -40,12 +41,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     _bind_database(app)
     cache.init_app(app)
+    init_cache_store(app)
     with app.app_context():
         engine = db.engine  # created here, connects only when first used
     metrics.init_app(app, engine)
     _register_blueprints(app)
     _register_asset_url(app)
-    _trust_one_proxy(app)
+    _guard_proxies(app)
     register_request_logging(app)
     register_error_handlers(app)
     init_sentry(app)
@@ -96,11 +98,14 @@ def _register_asset_url(app: Flask) -> None:
     app.jinja_env.globals["asset_url"] = make_asset_url(load_manifest(manifest_path))
 
 
-def _trust_one_proxy(app: Flask) -> None:
-    """Take client address, scheme, host, port and prefix from the X-Forwarded-* of nginx."""
+def _guard_proxies(app: Flask) -> None:
+    """Serve only the trusted proxies (TRUSTED_PROXIES) and take the client address, scheme,
+    host, port and prefix from their X-Forwarded-* headers (see app/proxy.py)."""
     counts = app.config["PROXY_FIX"]
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+    names = app.config.get("TRUSTED_PROXIES") or []
+    app.wsgi_app = ProxyGate(  # type: ignore[method-assign]
         app.wsgi_app,
+        TrustedProxies(names) if names else None,
         x_for=counts["for"],
         x_proto=counts["proto"],
         x_host=counts["host"],

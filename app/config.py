@@ -2,7 +2,8 @@
 
 Every variable (default in brackets); `.env.example` lists them for users, and a test keeps
 the two in step. Those marked * are secrets and may instead be read from a file named by
-``<NAME>_FILE`` (its contents are stripped); ``_FILE`` wins when both are set. Outside
+``<NAME>_FILE`` (its contents are stripped; an empty file means unset); ``_FILE`` wins when
+both are set. Outside
 development, secrets that look like placeholders are refused. The version is not a setting:
 it is ``app/version.py``, baked into the image the app runs from.
 
@@ -28,14 +29,22 @@ Database
 
 Cache
   REDIS_URL                  [redis://redis:6379/0]
+  REDIS_USER                 [none: the default user] the app's Redis ACL user
   REDIS_PASSWORD *           [none]
   CACHE_KEY_PREFIX           [flaskstack:]
   CACHE_DEFAULT_TIMEOUT      [300] seconds a cached item lives
   STATS_CACHE_TIMEOUT        [30] seconds /api/stats is served from the cache
+  CACHE_REPAIR_SECONDS       [1] how often each process applies invalidations lost while
+                             Redis was unreachable (app/caching.py)
 
 Reverse proxy (how many proxies set each X-Forwarded-* header; nginx is the one proxy)
   PROXY_FIX_X_FOR [1], PROXY_FIX_X_PROTO [1], PROXY_FIX_X_HOST [1], PROXY_FIX_X_PORT [1],
   PROXY_FIX_X_PREFIX [1]
+  TRUSTED_PROXIES            [none: any peer] host names or networks (comma-separated) of the
+                             proxies allowed to send requests; any other peer gets 403, and
+                             forwarded headers count only from these
+  SERVER_NAME                [localhost 127.0.0.1] the host names clients use (nginx's too);
+                             any other Host gets 400 (loopback names always pass)
 
 Error reporting
   SENTRY_DSN *               [unset: Sentry disabled]
@@ -75,6 +84,7 @@ MIN_SECRET_KEY_BYTES = 32
 MAX_CONTENT_LENGTH = 1024 * 1024
 # Redis is a cache: a slow or dead Redis must cost a request at most this many seconds.
 REDIS_SOCKET_TIMEOUT = 1.0
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 
 _PLACEHOLDERS = frozenset(
     {
@@ -132,9 +142,8 @@ class Env:
                 value = Path(file_name).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"{name}_FILE cannot be read ({exc.strerror or exc})") from None
-            if not value:
-                raise ConfigError(f"{name}_FILE points to an empty file")
-            return value
+            # An empty file means "not set": optional secrets (Sentry's DSN) start empty.
+            return value or None
         return self.optional(name)
 
     def int(self, name: str, default: int, minimum: int = 0) -> int:
@@ -189,6 +198,8 @@ class Config:
     SERVE_STATIC = False
     MAX_CONTENT_LENGTH = MAX_CONTENT_LENGTH
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # /health's checks run at most once a second per process (app/health/checks.py).
+    HEALTH_CACHE_DEFAULT = 1.0
 
     def __init__(
         self, environ: Mapping[str, str] | None = None, *, database_only: bool = False
@@ -211,6 +222,11 @@ class Config:
             key: env.int(f"PROXY_FIX_X_{key.upper()}", 1)
             for key in ("for", "proto", "host", "port", "prefix")
         }
+        self.TRUSTED_PROXIES = [
+            part.strip() for part in env.str("TRUSTED_PROXIES", "").split(",") if part.strip()
+        ]
+        self.TRUSTED_HOSTS = self._load_trusted_hosts(env)
+        self.HEALTH_CACHE_SECONDS = self.HEALTH_CACHE_DEFAULT
         self.SENTRY_DSN = env.secret("SENTRY_DSN")
         self.SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", self.NAME)
         self.SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", 0.0, 0.0, 1.0)
@@ -254,6 +270,11 @@ class Config:
             "connect_args": {"connect_timeout": env.int("DB_CONNECT_TIMEOUT", 2, minimum=1)},
         }
 
+    def _load_trusted_hosts(self, env: Env) -> list[str] | None:
+        names = env.str("SERVER_NAME", "localhost 127.0.0.1").split()
+        # Loopback names always pass: the container's own healthcheck calls 127.0.0.1:8000.
+        return sorted({*names, *LOOPBACK_HOSTS})
+
     def _load_secret_key(self, env: Env) -> str:
         value = self._checked_secret(env, "SECRET_KEY", required=True)
         if value is None:
@@ -273,12 +294,17 @@ class Config:
         }
         if password is not None:
             options["password"] = password
-        self.CACHE_TYPE = "RedisCache"
+        user = env.optional("REDIS_USER")
+        if user is not None:
+            options["username"] = user
+        # Flask-Caching's Redis backend with JSON, never pickle (app/caching.py).
+        self.CACHE_TYPE = "app.caching.JsonRedisCache"
         self.CACHE_REDIS_URL = env.str("REDIS_URL", "redis://redis:6379/0")
         self.CACHE_OPTIONS = options
         self.CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", "flaskstack:")
         self.CACHE_DEFAULT_TIMEOUT = env.int("CACHE_DEFAULT_TIMEOUT", 300, minimum=1)
         self.STATS_CACHE_TIMEOUT = env.int("STATS_CACHE_TIMEOUT", 30, minimum=1)
+        self.CACHE_REPAIR_SECONDS = env.float("CACHE_REPAIR_SECONDS", 1.0, 0.0, 60.0)
 
     def _load_multiproc_dir(self, env: Env) -> str | None:
         return env.optional("PROMETHEUS_MULTIPROC_DIR")
@@ -306,6 +332,7 @@ class TestingConfig(Config):
     TESTING = True
     STRICT_SECRETS = False
     SERVE_STATIC = True
+    HEALTH_CACHE_DEFAULT = 0.0
 
     def _load_secret_key(self, env: Env) -> str:
         return secrets.token_hex(32)
@@ -317,11 +344,15 @@ class TestingConfig(Config):
         # One shared in-memory database for every thread of the test client.
         return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
 
+    def _load_trusted_hosts(self, env: Env) -> list[str] | None:
+        return None  # the test client's host is whatever a test sends
+
     def _load_cache(self, env: Env) -> None:
         self.CACHE_TYPE = "SimpleCache"
         self.CACHE_KEY_PREFIX = "test:"
         self.CACHE_DEFAULT_TIMEOUT = 300
         self.STATS_CACHE_TIMEOUT = 30
+        self.CACHE_REPAIR_SECONDS = 0.0
 
     def _load_multiproc_dir(self, env: Env) -> str | None:
         return None

@@ -6,8 +6,8 @@ Compose default, flask-stack, when unset):
 
   static          a fingerprinted static file served by nginx (the ceiling)
   healthz         GET /healthz through nginx (the framework floor)
-  healthz_direct  GET /healthz straight to gunicorn (app:8000) from a container on the
-                  project's edge network: the difference to `healthz` is the edge's cost
+  healthz_direct  GET /healthz straight to gunicorn (app:8000) from a container in nginx's
+                  network namespace: the difference to `healthz` is the edge's cost
   item_cached     GET /api/items/<id>, the same id every time (served from Redis)
   items_list      GET /api/items?limit=20 (lists are never cached: two queries per request)
   item_create     POST /api/items (one INSERT and a cache invalidation per request)
@@ -115,7 +115,8 @@ class Stack:
         bind = settings.BIND_ADDRESS
         if bind not in {"127.0.0.1", "0.0.0.0"}:
             raise BenchError(f"BIND_ADDRESS is {bind}: the bench only loads 127.0.0.1")
-        self.base = f"https://127.0.0.1:{self.https_port}"
+        # A host name, so TLS carries it (SNI): nginx refuses handshakes that name no host.
+        self.base = f"https://localhost:{self.https_port}"
         self.tls = ssl.create_default_context()
         self.tls.check_hostname = False  # the stack's self-signed certificate
         self.tls.verify_mode = ssl.CERT_NONE
@@ -151,23 +152,13 @@ class Stack:
                 raise BenchError(f"{name} is {services[name].get('State')}/{health}: not healthy")
         return services
 
-    def edge_network(self) -> str:
-        out = run(
-            [
-                "docker",
-                "network",
-                "ls",
-                "--format",
-                "{{.Name}}",
-                "--filter",
-                f"label=com.docker.compose.project={self.project}",
-                "--filter",
-                "label=com.docker.compose.network=edge",
-            ]
-        ).stdout.split()
-        if len(out) != 1:
-            raise BenchError(f"cannot find the edge network of {self.project!r} (found {out})")
-        return out[0]
+    def beside_nginx(self) -> str:
+        """A Docker network mode that puts the load generator in nginx's network namespace:
+        it reaches the app as nginx does, from the one peer the app serves (app/proxy.py)."""
+        nginx = self.compose("ps", "-q", "nginx").stdout.strip()
+        if not nginx:
+            raise BenchError("nginx is not running")
+        return f"container:{nginx}"
 
     def edge_limits(self, *args: str) -> None:
         """Raise the edge's rate limits for the run, or restore them (scripts/edge-limits.sh)."""
@@ -245,14 +236,15 @@ def seed(stack: Stack, rows: int) -> dict[str, str]:
 
 class Wrk:
     def __init__(
-        self, image: str, stack: Stack, network: str, threads: int, connections: int, timeout_s: int
+        self, image: str, stack: Stack, threads: int, connections: int, timeout_s: int
     ) -> None:
-        self.image, self.stack, self.network = image, stack, network
+        self.image, self.stack = image, stack
         self.threads, self.connections, self.timeout_s = threads, connections, timeout_s
 
     def run(self, key: str, where: str, url: str, seconds: int, post: bool) -> dict[str, Any]:
         name = f"{self.stack.project}-bench-{key}-{os.getpid()}"
-        network = "host" if where == "host" else self.network
+        # nginx is recreated for the run (its limits raised): look its namespace up each time.
+        network = "host" if where == "host" else self.stack.beside_nginx()
         cmd = [
             "docker",
             "run",
@@ -570,7 +562,7 @@ def main() -> int:
     base_image = python_image()
     log(f"building the load generator image on {base_image}")
     image = build_loadgen(stack.project, base_image)
-    wrk = Wrk(image, stack, stack.edge_network(), threads, connections, timeout_s)
+    wrk = Wrk(image, stack, threads, connections, timeout_s)
 
     rate_limit = os.environ.get("BENCH_RATE_LIMIT") or "100000r/s"
     rate_burst = os.environ.get("BENCH_RATE_BURST") or "100000"

@@ -9,8 +9,14 @@ NGINX_SERVER_NAME=${SERVER_NAME:-localhost 127.0.0.1}
 # sets it beside the port it publishes (compose.yaml, the k8s nginx-env).
 NGINX_PUBLIC_HTTPS_PORT=${HTTPS_PORT:?HTTPS_PORT must be the public HTTPS port}
 NGINX_HSTS_MAX_AGE=${HSTS_MAX_AGE:-31536000}
+# Per client address: /api, pages and health, static files; and open connections.
 NGINX_RATE_LIMIT=${RATE_LIMIT:-30r/s}
 NGINX_RATE_BURST=${RATE_BURST:-60}
+NGINX_PAGE_RATE_LIMIT=${PAGE_RATE_LIMIT:-10r/s}
+NGINX_PAGE_RATE_BURST=${PAGE_RATE_BURST:-30}
+NGINX_STATIC_RATE_LIMIT=${STATIC_RATE_LIMIT:-100r/s}
+NGINX_STATIC_RATE_BURST=${STATIC_RATE_BURST:-200}
+NGINX_CONN_LIMIT=${CONN_LIMIT:-64}
 NGINX_PROXY_CONNECT_TIMEOUT=${PROXY_CONNECT_TIMEOUT:-3s}
 NGINX_PROXY_READ_TIMEOUT=${PROXY_READ_TIMEOUT:-25s}
 NGINX_PROXY_SEND_TIMEOUT=${PROXY_SEND_TIMEOUT:-25s}
@@ -33,12 +39,17 @@ else
   NGINX_PUBLIC_HTTPS_PORT_SUFFIX=":$NGINX_PUBLIC_HTTPS_PORT"
 fi
 export NGINX_SERVER_NAME NGINX_PUBLIC_HTTPS_PORT NGINX_PUBLIC_HTTPS_PORT_SUFFIX NGINX_HSTS_MAX_AGE \
-  NGINX_RATE_LIMIT NGINX_RATE_BURST NGINX_PROXY_CONNECT_TIMEOUT NGINX_PROXY_READ_TIMEOUT \
+  NGINX_RATE_LIMIT NGINX_RATE_BURST NGINX_PAGE_RATE_LIMIT NGINX_PAGE_RATE_BURST \
+  NGINX_STATIC_RATE_LIMIT NGINX_STATIC_RATE_BURST NGINX_CONN_LIMIT \
+  NGINX_PROXY_CONNECT_TIMEOUT NGINX_PROXY_READ_TIMEOUT \
   NGINX_PROXY_SEND_TIMEOUT NGINX_FORWARDED_PREFIX NGINX_WORKER_CONNECTIONS NGINX_UPSTREAM_HOST \
   NGINX_UPSTREAM_PORT NGINX_RESOLVER NGINX_RESOLVER_VALID NGINX_CERT_DIR
 
 out=/tmp/nginx
-mkdir -p "$out/snippets" "$out/client_body" "$out/proxy" "$out/fastcgi" "$out/uwsgi" "$out/scgi"
+mkdir -p "$out/snippets"
+# Buffered request bodies and responses: their own tmpfs (compose.yaml), apart from the config.
+buffers=/var/cache/nginx
+mkdir -p "$buffers/client_body" "$buffers/proxy" "$buffers/fastcgi" "$buffers/uwsgi" "$buffers/scgi"
 # Only our own NGINX_* variables are substituted; nginx's $variables stay as they are.
 vars=$(env | sed -n 's/^\(NGINX_[A-Z0-9_]*\)=.*/${\1}/p' | tr '\n' ' ')
 templates=/etc/nginx/flask-stack/templates

@@ -1,20 +1,41 @@
-"""Dependency checks for /health, each bounded by a short timeout."""
+"""Dependency checks for /health, each bounded by a short timeout, and shared for a moment.
+
+A flood of /health calls must not become a flood of database connections: each process runs
+the checks at most once per HEALTH_CACHE_SECONDS (1 s), and concurrent callers wait for that
+one run instead of starting their own.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import threading
+import time
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
-from app.extensions import cache, db
+from app.caching import current_store
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_SECONDS = 2
 _ENGINE_KEY = "health_engine"
+_RESULT_KEY = "health_result"
+_lock = threading.Lock()
+
+
+def dependencies() -> tuple[bool, bool]:
+    """(database ok, cache ok), checked at most once per HEALTH_CACHE_SECONDS per process."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    ttl = app.config.get("HEALTH_CACHE_SECONDS", 0)
+    with _lock:
+        checked_at, result = app.extensions.get(_RESULT_KEY, (float("-inf"), (False, False)))
+        if time.monotonic() - checked_at >= ttl:
+            result = (database_ok(), cache_ok())
+            app.extensions[_RESULT_KEY] = (time.monotonic(), result)
+    return result
 
 
 def _health_engine() -> Engine:
@@ -52,14 +73,9 @@ def database_ok() -> bool:
 
 
 def cache_ok() -> bool:
-    """``PING`` Redis (socket timeouts of 1 s); other backends get a set/get round trip."""
+    """``PING`` the cache's store (Redis: socket timeouts of 1 s)."""
     try:
-        backend: Any = cache.cache
-        client = getattr(backend, "_write_client", None)
-        if client is not None:
-            return bool(client.ping())
-        backend.set("health:probe", "1", timeout=5)
-        return bool(backend.get("health:probe") == "1")
+        return current_store().ping()
     except Exception as exc:
         log.warning("health: cache check failed", extra={"error": type(exc).__name__})
         return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify
 
 from app.health import bp
-from app.health.checks import cache_ok, database_ok
+from app.health.checks import dependencies
 
 
 @bp.get("/healthz")
@@ -15,8 +15,7 @@ def liveness() -> Response:
 
 @bp.get("/health")
 def readiness() -> tuple[Response, int]:
-    database = database_ok()
-    cache = cache_ok()
+    database, cache = dependencies()
     if not database:
         status, code = "unhealthy", 503
     elif not cache:

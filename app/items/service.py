@@ -1,8 +1,8 @@
 """Item operations against the database, with single items and statistics cached.
 
 Lists are never cached, so a page read after a write is always current. Single items
-(``item:<id>``) and the statistics (``stats``) are cached, and every write deletes both keys
-after its commit, so the next read after a write goes to the database.
+(``item:<id>``) and the statistics (``stats``) are cached; every write invalidates both after
+its commit, and a read that raced a write never stores what it read (app/caching.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.caching import cache_delete, cache_get, cache_set
+from app.caching import cache_invalidate, cache_read, cache_store
 from app.extensions import db
 from app.items.models import MAX_ID, Item, iso_utc, item_to_dict
 
@@ -25,7 +25,7 @@ def item_key(item_id: int) -> str:
 
 
 def _invalidate(item_id: int) -> None:
-    cache_delete(item_key(item_id), STATS_KEY)
+    cache_invalidate(item_key(item_id), STATS_KEY)
 
 
 def list_items(limit: int, offset: int) -> dict[str, Any]:
@@ -50,14 +50,14 @@ def _load(item_id: int) -> Item | None:
 def get_item(item_id: int) -> dict[str, Any] | None:
     if item_id > MAX_ID:
         return None
-    cached = cache_get(item_key(item_id))
-    if cached is not None:
-        return dict(cached)
+    cached = cache_read(item_key(item_id))
+    if cached.value is not None:
+        return dict(cached.value)
     item = _load(item_id)
     if item is None:
         return None
     data = item_to_dict(item)
-    cache_set(item_key(item_id), data)
+    cache_store(item_key(item_id), cached, data)
     return data
 
 
@@ -96,9 +96,9 @@ def delete_item(item_id: int) -> bool:
 
 def get_stats() -> dict[str, Any]:
     """Counts and bounds from one aggregate query, cached for STATS_CACHE_TIMEOUT seconds."""
-    cached = cache_get(STATS_KEY)
-    if cached is not None:
-        return dict(cached)
+    cached = cache_read(STATS_KEY)
+    if cached.value is not None:
+        return dict(cached.value)
     count, newest, oldest = db.session.execute(
         sa.select(
             sa.func.count(Item.id), sa.func.max(Item.created_at), sa.func.min(Item.created_at)
@@ -110,5 +110,5 @@ def get_stats() -> dict[str, Any]:
         "oldest_item_at": iso_utc(oldest),
         "generated_at": iso_utc(datetime.now(UTC)),
     }
-    cache_set(STATS_KEY, stats, timeout=current_app.config["STATS_CACHE_TIMEOUT"])
+    cache_store(STATS_KEY, cached, stats, timeout=current_app.config["STATS_CACHE_TIMEOUT"])
     return stats

@@ -11,6 +11,8 @@ end
 
 function init(args)
   non2xx = 0
+  -- The app serves the stack's host names only (TRUSTED_HOSTS), also when called directly.
+  wrk.headers["Host"] = "localhost"
   if args[1] == "post" then
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"

@@ -49,6 +49,7 @@ DROPPED = frozenset(
         "container_name",
         "env_file",
         "pull_policy",
+        "dns_opt",
     }
 )
 SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.contract import assert_error, create
 from tests.support.edge import BASE
-from tests.support.stack import json_log_lines, redis_cli, wait_for
+from tests.support.stack import cache_entry, json_log_lines, wait_for
 
 # --- Health ------------------------------------------------------------------------------
 
@@ -18,11 +18,12 @@ from tests.support.stack import json_log_lines, redis_cli, wait_for
 
 def test_item_reads_are_cached_in_redis_and_writes_invalidate_them(http):
     item = create(http)
-    key_pattern = f"*item:{item['id']}"
+    key = f"item:{item['id']}"
     http.get(f"{BASE}/api/items/{item['id']}", timeout=10)
-    assert redis_cli("--scan", "--pattern", key_pattern), "the item read was not cached"
+    entry = cache_entry(key)
+    assert entry and entry["v"] == item, "the item read was not cached, as JSON"
     http.patch(f"{BASE}/api/items/{item['id']}", json={"name": "renamed"}, timeout=10)
-    assert redis_cli("--scan", "--pattern", key_pattern) == "", "a write left a stale entry"
+    assert cache_entry(key) is None, "a write left a stale entry"
 
 
 def test_stats_are_cached_and_a_write_refreshes_them(http):
@@ -30,7 +31,7 @@ def test_stats_are_cached_and_a_write_refreshes_them(http):
     assert first.status_code == 200
     again = http.get(f"{BASE}/api/stats", timeout=10).json()
     assert again == first.json(), "stats were recomputed instead of served from the cache"
-    assert redis_cli("--scan", "--pattern", "*stats")
+    assert cache_entry("stats")["v"] == first.json()
     total = first.json()["total_items"]
     create(http)
     after = http.get(f"{BASE}/api/stats", timeout=10).json()

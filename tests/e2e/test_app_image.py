@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.settings import APP_IMAGE, POSTGRES_USER, secret
+from tests.support.settings import APP_IMAGE, secret
 from tests.support.stack import capture_server, captured, docker, inspect, psql
 
 IMAGE = APP_IMAGE
@@ -72,16 +72,17 @@ def sentry_capture() -> Iterator[tuple[str, str]]:
     capture, probe = f"sentry-capture-{suffix}", f"sentry-probe-{suffix}"
     if psql("SELECT 1 FROM pg_database WHERE datname = 'sentry_probe'", "postgres") != "1":
         psql("CREATE DATABASE sentry_probe", "postgres")
-    password = secret("postgres_password")
+    # The app's own role, as the stack's app logs in (it may connect to a new database).
+    password = secret("db_app_password")
     stack = contextlib.ExitStack()
     stack.enter_context(capture_server(network, capture, IMAGE))
     docker(
         "run", "-d", "--rm", "--name", probe, "--network", network,
         "--read-only", "--tmpfs", "/tmp",
         "-e", f"SECRET_KEY={secrets.token_urlsafe(48)}",
-        "-e", f"DATABASE_URL=postgresql+psycopg2://{POSTGRES_USER}:{password}@postgres:5432/sentry_probe",
-        "-e", "REDIS_URL=redis://redis:6379/0",
-        "-e", f"REDIS_PASSWORD={secret('redis_password')}",
+        "-e", f"DATABASE_URL=postgresql+psycopg2://app_user:{password}@postgres:5432/sentry_probe",
+        "-e", "REDIS_URL=redis://redis:6379/0", "-e", "REDIS_USER=app",
+        "-e", f"REDIS_PASSWORD={secret('redis_app_password')}",
         "-e", f"SENTRY_DSN=http://publickey@{capture}:8000/1",
         "-e", "SENTRY_ENVIRONMENT=e2e",
         IMAGE,

@@ -12,7 +12,7 @@ import pytest
 
 from app.migration_job import ADVISORY_LOCK_ID
 from tests.support.edge import BASE
-from tests.support.settings import COMPOSE_SH, POSTGRES_USER, ROOT
+from tests.support.settings import COMPOSE_SH, POSTGRES_USER, ROOT, secret
 from tests.support.stack import compose, psql, wait_for
 
 SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
@@ -123,9 +123,16 @@ def advisory_waiters(database: str) -> tuple[int, int]:
     return int(counts.get("t", 0)), int(counts.get("f", 0))
 
 
-def test_overlapping_migration_runs_on_a_new_database_apply_the_schema_once():
-    database = f"migrate_race_{uuid.uuid4().hex[:8]}"
+def new_database(prefix: str) -> str:
+    """A new database with the stack's roles and grants (the db-setup job run on it)."""
+    database = f"{prefix}_{uuid.uuid4().hex[:8]}"
     psql(f"CREATE DATABASE {database}", "postgres")
+    compose("run", "--rm", "--no-deps", "-e", f"POSTGRES_DB={database}", "db-setup")
+    return database
+
+
+def test_overlapping_migration_runs_on_a_new_database_apply_the_schema_once():
+    database = new_database("migrate_race")
     # The test holds the migration lock until both runs are waiting on it: they overlap for
     # certain, on a database with no schema yet, so each would create the tables without it.
     hold = f"SELECT pg_advisory_lock({ADVISORY_LOCK_ID}); SELECT pg_sleep(300);"
@@ -168,4 +175,25 @@ def test_overlapping_migration_runs_on_a_new_database_apply_the_schema_once():
         holder.kill()
         for process in runs:
             process.kill()
+        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", "postgres")
+
+
+def test_a_database_of_the_older_layout_is_upgraded_to_the_roles_with_nothing_lost():
+    # Before the roles, the superuser owned every table and the app logged in as it.
+    database = f"old_layout_{uuid.uuid4().hex[:8]}"
+    psql(f"CREATE DATABASE {database}", "postgres")
+    try:
+        psql("CREATE TABLE items (id bigserial PRIMARY KEY, name varchar(200) NOT NULL); "
+             "INSERT INTO items (name) VALUES ('kept one'), ('kept two')", database)  # fmt: skip
+        compose("run", "--rm", "--no-deps", "-e", f"POSTGRES_DB={database}", "db-setup")
+        assert psql("SELECT tableowner FROM pg_tables WHERE tablename = 'items'", database) == (
+            "app_owner"
+        )
+        reads = compose(
+            "exec", "-T", "-e", f"PGPASSWORD={secret('db_app_password')}", "postgres", "psql",
+            "-h", "127.0.0.1", "-U", "app_user", "-d", database, "-Atq",
+            "-c", "INSERT INTO items (name) VALUES ('new'); SELECT name FROM items ORDER BY id",
+        ).stdout.splitlines()  # fmt: skip
+        assert reads == ["kept one", "kept two", "new"]
+    finally:
         psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)", "postgres")

@@ -34,16 +34,6 @@ def landing_stylesheet(session: requests.Session) -> requests.Response:
 STREAMS = [read_page, read_page, create_item, create_item, landing_stylesheet]
 
 
-@pytest.fixture
-def edge_limits_raised() -> Iterator[None]:
-    """The edge's per-client limits lifted for the streams, as `make bench` lifts them."""
-    subprocess.run([str(ROOT / "scripts/edge-limits.sh"), "raise"], check=True, timeout=180)
-    try:
-        yield
-    finally:
-        subprocess.run([str(ROOT / "scripts/edge-limits.sh"), "restore"], check=True, timeout=180)
-
-
 def deploy_under_streams() -> dict[str, int]:
     """Run `make deploy` under the streams; return the outcomes, asserting none failed."""
     before = set(compose("ps", "-q", "app").stdout.split())

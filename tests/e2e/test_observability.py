@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
+from tests.support import prometheus
 from tests.support.edge import BASE, new_session
-from tests.support.prometheus import PROMETHEUS, query, scalar
+from tests.support.prometheus import query, scalar
 from tests.support.settings import ROOT, compose_config
 from tests.support.stack import (
     capture_server,
@@ -64,8 +64,8 @@ def test_promtool_rule_unit_tests_pass():
 
 def test_every_target_is_up():
     def all_up() -> bool:
-        targets = requests.get(f"{PROMETHEUS}/api/v1/targets", timeout=10).json()
-        active = targets["data"]["activeTargets"]
+        targets = prometheus.get("/api/v1/targets")
+        active = targets["activeTargets"]
         return {t["labels"]["job"] for t in active if t["health"] == "up"} >= JOBS and all(
             t["health"] == "up" for t in active
         )
@@ -74,13 +74,13 @@ def test_every_target_is_up():
 
 
 def test_alert_rules_are_loaded():
-    groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    groups = prometheus.get("/api/v1/rules")["groups"]
     names = {rule["name"] for group in groups for rule in group["rules"]}
     assert names >= REQUIRED_ALERTS, REQUIRED_ALERTS - names
 
 
 def test_retention_is_bounded_by_time_and_size():
-    flags = requests.get(f"{PROMETHEUS}/api/v1/status/flags", timeout=10).json()["data"]
+    flags = prometheus.get("/api/v1/status/flags")
     assert flags["storage.tsdb.retention.time"] not in {"", "0s"}
     assert flags["storage.tsdb.retention.size"] not in {"", "0B"}
 
@@ -137,7 +137,7 @@ def worker_pids() -> list[int]:
     return gunicorn_processes()[1]
 
 
-def test_counters_sum_every_worker_even_after_a_worker_is_killed():
+def test_counters_sum_every_worker_even_after_a_worker_is_killed(edge_limits_raised):
     n = 300
     workers = len(worker_pids())
     assert workers >= 2, "this test needs at least two workers"
@@ -186,14 +186,17 @@ def fast_copy_of(alert: str, path: Path) -> None:
 
 @pytest.fixture
 def alert_receiver(tmp_path: Path) -> Iterator[str]:
-    """A webhook receiver on the edge network, Alertmanager pointed at it, and Prometheus with
-    a fast copy of RedisDown as one more rule file; both recreated as they were afterwards."""
+    """A webhook receiver on Alertmanager's network, Alertmanager pointed at it (the webhook URL
+    is a secret file), and Prometheus with a fast copy of RedisDown as one more rule file; both
+    recreated as they were afterwards."""
     network = next(n for n in inspect("alertmanager")["NetworkSettings"]["Networks"])
     fast_rules = tmp_path / "e2e-fast.yml"
     fast_copy_of("RedisDown", fast_rules)
     tmp_path.chmod(0o755)
     name = f"alert-receiver-{uuid.uuid4().hex[:8]}"
-    webhook = {"ALERT_WEBHOOK_URL": f"http://{name}:8000/alerts", "ALERT_GROUP_WAIT": "1s"}
+    webhook = tmp_path / "alert_webhook_url"
+    webhook.write_text(f"http://{name}:8000/alerts")
+    webhook.chmod(0o644)
     fast_config = {"source": "e2e_fast", "target": "/etc/prometheus/rules/e2e-fast.yml"}
     prometheus_configs = [
         *inspect_configs("prometheus"),
@@ -201,7 +204,11 @@ def alert_receiver(tmp_path: Path) -> Iterator[str]:
     ]
     with (
         capture_server(network, name, inspect("app")["Config"]["Image"]),
-        overridden("alertmanager", {"environment": webhook}),
+        overridden(
+            "alertmanager",
+            {"environment": {"ALERT_GROUP_WAIT": "1s"}},
+            top={"secrets": {"alert_webhook_url": {"file": str(webhook)}}},
+        ),
         overridden(
             "prometheus",
             {"configs": prometheus_configs},
@@ -225,7 +232,7 @@ def inspect_configs(service: str) -> list[dict[str, str]]:
 
 def test_redis_down_alert_is_delivered_to_the_webhook(alert_receiver):
     def fast_rule_loaded() -> bool:
-        groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        groups = prometheus.get("/api/v1/rules")["groups"]
         return any(g["name"] == "e2e-fast" for g in groups)
 
     wait_for(fast_rule_loaded, 30, 1, "the e2e copy of RedisDown to load")
@@ -241,5 +248,5 @@ def test_redis_down_alert_is_delivered_to_the_webhook(alert_receiver):
 
 
 def test_prometheus_is_back_to_the_shipped_rules_after_the_alert_test():
-    groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    groups = prometheus.get("/api/v1/rules")["groups"]
     assert "e2e-fast" not in {group["name"] for group in groups}

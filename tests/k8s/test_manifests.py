@@ -1,8 +1,14 @@
-"""The rendered overlays keep compose's configuration, topology and hardening."""
+"""The rendered overlays keep compose's configuration, topology, least privilege and hardening.
+
+Where compose.yaml states the answer (who gets which secret, who logs in as whom, which scripts
+run), the tests read it from compose.yaml, so the two cannot drift apart unnoticed.
+"""
 
 from __future__ import annotations
 
+import ast
 import copy
+import posixpath
 import re
 import subprocess
 from pathlib import Path
@@ -16,6 +22,7 @@ from tests.k8s.conftest import ROOT
 pytestmark = pytest.mark.unit
 
 Docs = list[dict[str, Any]]
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 
 
 def find(docs: Docs, kind: str, name: str) -> dict[str, Any]:
@@ -29,11 +36,94 @@ def find(docs: Docs, kind: str, name: str) -> dict[str, Any]:
 def containers(docs: Docs) -> dict[str, dict[str, Any]]:
     out = {}
     for doc in docs:
-        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+        if doc["kind"] in WORKLOAD_KINDS:
             spec = doc["spec"]["template"]["spec"]
             for container in [*spec.get("initContainers", []), *spec["containers"]]:
                 out[container["name"]] = container
     return out
+
+
+def pod_of(docs: Docs, container_name: str) -> dict[str, Any]:
+    """The pod spec that runs the container."""
+    for doc in docs:
+        if doc["kind"] in WORKLOAD_KINDS:
+            spec = doc["spec"]["template"]["spec"]
+            names = [c["name"] for c in [*spec.get("initContainers", []), *spec["containers"]]]
+            if container_name in names:
+                return spec
+    raise AssertionError(f"no pod runs {container_name}")
+
+
+def config_map(docs: Docs, name: str) -> dict[str, str]:
+    return find(docs, "ConfigMap", name)["data"]
+
+
+def config_map_by_generated_name(docs: Docs, generated: str) -> dict[str, str]:
+    (doc,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == generated]
+    return doc["data"]
+
+
+def env_of(docs: Docs, name: str) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: envFrom ConfigMaps, then env
+    (literal values with $(VAR) expanded, ConfigMap keys; an optional missing key is unset)."""
+    container = containers(docs)[name]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_map_by_generated_name(docs, source["configMapRef"]["name"]))
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = re.sub(
+                r"\$\(([A-Za-z0-9_]+)\)", lambda m: env.get(m[1], m[0]), entry["value"]
+            )
+            continue
+        ref = entry["valueFrom"]["configMapKeyRef"]
+        data = config_map_by_generated_name(docs, ref["name"])
+        if ref["key"] in data:
+            env[entry["name"]] = data[ref["key"]]
+        else:
+            assert ref.get("optional"), f"{name}: {ref['name']} has no key {ref['key']}"
+    return env
+
+
+def mounted_volumes(docs: Docs, name: str, kind: str) -> dict[str, dict[str, Any]]:
+    """{mountPath: volume source} of the container's volumes of one kind (secret, configMap);
+    a StatefulSet's volumeClaimTemplates are none of these."""
+    container = containers(docs)[name]
+    volumes = {v["name"]: v for v in pod_of(docs, name).get("volumes", [])}
+    return {
+        m["mountPath"]: volumes[m["name"]][kind]
+        for m in container.get("volumeMounts", [])
+        if kind in volumes.get(m["name"], {})
+    }
+
+
+def secret_files(docs: Docs, name: str, secret: str = "app-secrets") -> set[str]:
+    """Paths of the files of that Secret the container can read."""
+    return {
+        f"{path}/{item['path']}"
+        for path, source in mounted_volumes(docs, name, "secret").items()
+        if re.match(rf"^{secret}(-[a-z0-9]{{10}})?$", source["secretName"])
+        for item in source["items"]
+    }
+
+
+def secret_keys(docs: Docs, name: str, secret: str = "app-secrets") -> set[str]:
+    return {posixpath.basename(path) for path in secret_files(docs, name, secret)}
+
+
+def secret_files_read(docs: Docs, name: str) -> set[str]:
+    """/run/secrets/* paths the container's process reads: named in its environment or command,
+    or in the scripts it runs from a mounted ConfigMap."""
+    container = containers(docs)[name]
+    texts = [
+        *env_of(docs, name).values(),
+        *container.get("command", []),
+        *container.get("args", []),
+    ]
+    for path, source in mounted_volumes(docs, name, "configMap").items():
+        if any(path in part for part in container.get("command", [])):
+            texts.extend(config_map_by_generated_name(docs, source["name"]).values())
+    return set(re.findall(r"/run/secrets/[a-z0-9_]+", "\n".join(texts)))
 
 
 def policy(docs: Docs, name: str) -> dict[str, Any]:
@@ -46,6 +136,45 @@ def sources(rule: dict[str, Any]) -> set[str]:
         for peer in rule.get("from", [])
         if "podSelector" in peer and "namespaceSelector" not in peer
     }
+
+
+# compose.yaml, the reference. `${NAME:-default}` reads as its default: the k8s base is the
+# stack with no .env.
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def compose_default(value: str) -> str:
+    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", str(value))
+
+
+def compose_service(name: str) -> dict[str, Any]:
+    return compose()["services"][name]
+
+
+# The compose services whose k8s counterpart is a container of the same name.
+MIRRORED = (
+    "app",
+    "migrate",
+    "db-setup",
+    "postgres",
+    "redis",
+    "postgres-exporter",
+    "redis-exporter",
+)
+# Where k8s differs from compose on purpose, and why.
+ENV_DIFFERENCES = {
+    "TRUSTED_PROXIES": "NetworkPolicies decide who reaches the app; app/proxy.py trusts every "
+    "peer when it is unset",
+    "GOMAXPROCS": "a Go runtime setting of compose's exporters, not carried over",
+}
+SECRETS_NOT_IN_K8S = {
+    "alert_webhook_url": "no Alertmanager in the Kubernetes version",
+    "prometheus_password": "Prometheus is a ClusterIP Service, never published",
+    "prometheus_web": "Prometheus is a ClusterIP Service, never published",
+    "prometheus_tls_cert": "Prometheus is a ClusterIP Service, never published",
+    "prometheus_tls_key": "Prometheus is a ClusterIP Service, never published",
+}
 
 
 # --- Hardening ---------------------------------------------------------------------------------
@@ -69,7 +198,7 @@ def test_pods_mount_no_service_account_token(overlay):
     for doc in docs:
         if doc["kind"] == "ServiceAccount":
             assert doc["automountServiceAccountToken"] is False
-        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+        if doc["kind"] in WORKLOAD_KINDS:
             assert doc["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
@@ -84,6 +213,10 @@ BREAKAGES = {
     "no-limits": lambda c: c["resources"].pop("limits"),
     "latest": lambda c: c.update(image="flask-stack/app:latest"),
     "no-tmp": lambda c: c.update(volumeMounts=[]),
+    "secret-in-env": lambda c: c["env"].append(
+        {"name": "SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    ),
+    "secret-envfrom": lambda c: c["envFrom"].append({"secretRef": {"name": "app-secrets"}}),
 }
 
 
@@ -94,6 +227,29 @@ def test_a_broken_manifest_is_caught(rendered, kv, breakage):
     problems = kv.hardening_problems(docs)
     assert problems, f"{breakage} not caught"
     assert all("Deployment/app/app" in p for p in problems), problems
+
+
+def _secrets_volume(docs: Docs) -> dict[str, Any]:
+    spec = find(docs, "Deployment", "app")["spec"]["template"]["spec"]
+    return next(v for v in spec["volumes"] if v["name"] == "secrets")["secret"]
+
+
+SECRET_BREAKAGES = {
+    "every-key": lambda docs: _secrets_volume(docs).pop("items"),
+    "world-readable": lambda docs: _secrets_volume(docs).update(defaultMode=0o444),
+    "item-world-readable": lambda docs: _secrets_volume(docs)["items"][0].update(mode=0o644),
+    "no-fsgroup": lambda docs: find(docs, "Deployment", "app")["spec"]["template"]["spec"][
+        "securityContext"
+    ].pop("fsGroup"),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(SECRET_BREAKAGES))
+def test_a_secret_mounted_too_widely_is_caught(rendered, kv, breakage):
+    docs = copy.deepcopy(rendered["production"])
+    SECRET_BREAKAGES[breakage](docs)
+    problems = kv.hardening_problems(docs)
+    assert any("Deployment/app: secret volume secrets" in p for p in problems), problems
 
 
 def test_a_pod_level_regression_is_caught(rendered, kv):
@@ -140,12 +296,14 @@ def test_checkov_passes_and_catches_privileged(rendered, kv, tmp_path):
 
 def test_the_app_gets_wiring_and_no_setting_or_version(overlay):
     _, docs = overlay
-    env = find(docs, "ConfigMap", "app-env")["data"]
+    env = config_map(docs, "app-env")
     assert set(env) == {
         "SECRET_KEY_FILE",
+        "SENTRY_DSN_FILE",
         "POSTGRES_HOST",
         "POSTGRES_PASSWORD_FILE",
         "REDIS_URL",
+        "REDIS_USER",
         "REDIS_PASSWORD_FILE",
     }
     # The version is the image's own (app/version.py): nothing in the render may override it.
@@ -156,9 +314,53 @@ def test_the_app_gets_wiring_and_no_setting_or_version(overlay):
     assert not any("APP_VERSION" in str(d.get("data", {})) for d in config_maps)
 
 
+@pytest.mark.parametrize("service", MIRRORED)
+def test_each_process_gets_the_environment_compose_gives_it(overlay, service):
+    # Who logs in as whom (app_user, app_owner, app_monitor, the superuser; Redis's app and
+    # monitor), the database's name, the cache prefix Redis's ACL confines the app to, and
+    # every *_FILE path: as compose.yaml with no .env, apart from ENV_DIFFERENCES.
+    _, docs = overlay
+    expected = {
+        key: compose_default(value)
+        for key, value in (compose_service(service).get("environment") or {}).items()
+        if key not in ENV_DIFFERENCES
+    }
+    env = env_of(docs, service)
+    assert {key: env.get(key) for key in expected} == expected
+    assert "TRUSTED_PROXIES" not in env, service
+
+
+def test_the_roles_are_composes(overlay):
+    _, docs = overlay
+    roles = compose()["x-db-roles"]
+    assert set(roles) == {"DB_OWNER", "DB_APP_USER", "DB_MONITOR_USER"}
+    assert {k: env_of(docs, "db-setup")[k] for k in roles} == roles
+    # Four distinct logins: the superuser initialises, each role does one job.
+    logins = {
+        env_of(docs, "postgres")["POSTGRES_USER"],
+        env_of(docs, "migrate")["POSTGRES_USER"],
+        env_of(docs, "app")["POSTGRES_USER"],
+        env_of(docs, "postgres-exporter")["DATA_SOURCE_USER"],
+    }
+    assert logins == {"postgres", *roles.values()}
+    databases = {env_of(docs, name)["POSTGRES_DB"] for name in ("postgres", "db-setup", "migrate")}
+    assert databases == {env_of(docs, "app")["POSTGRES_DB"]}
+    assert env_of(docs, "postgres-exporter")["DATA_SOURCE_URI"].startswith(
+        f"postgres:5432/{env_of(docs, 'app')['POSTGRES_DB']}?"
+    )
+
+
+def test_the_cache_prefix_is_the_one_redis_confines_the_app_to(overlay):
+    _, docs = overlay
+    prefix = env_of(docs, "app")["CACHE_KEY_PREFIX"]
+    assert prefix and env_of(docs, "redis")["CACHE_KEY_PREFIX"] == prefix
+    assert env_of(docs, "app")["REDIS_USER"] == "app"
+    assert env_of(docs, "redis-exporter")["REDIS_USER"] == "monitor"
+
+
 def test_nginx_finds_the_app_through_the_cluster_dns_and_its_certificate(overlay):
     name, docs = overlay
-    env = find(docs, "ConfigMap", "nginx-env")["data"]
+    env = config_map(docs, "nginx-env")
     assert env["NGINX_UPSTREAM"] == "app.flask-stack.svc.cluster.local:8000"
     assert env["NGINX_RESOLVER"] == "kube-dns.kube-system.svc.cluster.local"
     if name == "production":
@@ -184,22 +386,65 @@ def test_nginx_serves_the_static_files_the_app_image_publishes(overlay):
     assert served["mountPath"] == "/usr/share/nginx/static" and served["readOnly"] is True
 
 
-def test_secrets_are_files_under_run_secrets_and_the_migration_gets_the_database_only(overlay):
+def test_nginx_buffers_on_a_volume_of_its_own(overlay):
+    # nginx/docker-entrypoint.sh writes /var/cache/nginx: on a read-only root, nginx would not
+    # start without it (compose's second tmpfs).
     _, docs = overlay
-    secret = find(docs, "Secret", "app-secrets")
-    assert set(secret["data"]) == {"secret_key", "postgres_password", "redis_password"}
-    mounted = {}
-    for kind, name in (("Deployment", "app"), ("Job", "migrate")):
-        spec = find(docs, kind, name)["spec"]["template"]["spec"]
-        container = containers(docs)[name]
-        assert not any("secretKeyRef" in str(e) for e in container.get("env", []))
-        assert "/run/secrets" in {m["mountPath"] for m in container["volumeMounts"]}
-        volume = next(v for v in spec["volumes"] if v["name"] == "secrets")["secret"]
-        mounted[name] = {item["key"] for item in volume["items"]}
-    assert mounted == {
-        "app": {"secret_key", "postgres_password", "redis_password"},
-        "migrate": {"postgres_password"},
-    }
+    nginx = find(docs, "Deployment", "nginx")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in nginx["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in nginx["volumes"]}
+    assert "emptyDir" in volumes[mounts["/var/cache/nginx"]]
+    assert mounts["/var/cache/nginx"] != mounts["/tmp"]
+
+
+# --- Secrets: each process its own, as files ------------------------------------------------
+
+
+def test_the_secrets_are_composes_but_alertmanagers_and_published_prometheuss(overlay, kv):
+    _, docs = overlay
+    keys = set(find(docs, "Secret", "app-secrets")["data"])
+    assert keys == set(compose()["secrets"]) - set(SECRETS_NOT_IN_K8S)
+    assert keys == set(kv.SECRET_FILES)
+
+
+@pytest.mark.parametrize("service", MIRRORED)
+def test_each_process_mounts_the_secrets_compose_gives_it_and_no_other(overlay, service):
+    _, docs = overlay
+    assert secret_keys(docs, service) == set(compose_service(service).get("secrets") or [])
+    assert {posixpath.dirname(path) for path in secret_files(docs, service)} <= {"/run/secrets"}
+
+
+def test_no_other_container_mounts_app_secrets(overlay):
+    _, docs = overlay
+    others = set(containers(docs)) - set(MIRRORED)
+    assert {name for name in others if secret_keys(docs, name)} == set()
+    assert {name for name in containers(docs) if secret_keys(docs, name, "nginx-tls")} == {"nginx"}
+
+
+def test_only_postgres_and_db_setup_hold_the_superusers_password(overlay):
+    _, docs = overlay
+    holders = {n for n in containers(docs) if "postgres_password" in secret_keys(docs, n)}
+    assert holders == {"postgres", "db-setup"}
+    assert not secret_keys(docs, "app") & {"postgres_password", "db_owner_password"}
+
+
+@pytest.mark.parametrize("service", MIRRORED)
+def test_every_secret_a_process_reads_is_mounted_and_every_mounted_one_is_read(overlay, service):
+    # Read: a *_FILE path, a path in its command, or one the scripts it runs cat.
+    _, docs = overlay
+    assert secret_files_read(docs, service) == secret_files(docs, service)
+
+
+def test_secret_files_are_readable_by_their_pod_alone(overlay):
+    _, docs = overlay
+    for doc in docs:
+        if doc["kind"] not in WORKLOAD_KINDS:
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["defaultMode"] == 0o440, doc["metadata"]["name"]
+                assert spec["securityContext"]["fsGroup"], doc["metadata"]["name"]
 
 
 def test_images(overlay):
@@ -212,9 +457,84 @@ def test_images(overlay):
         assert not found["app"]["image"].endswith(":local")
         assert not found["nginx"]["image"].endswith(":local")
     assert found["migrate"]["image"] == found["app"]["image"]
+    assert found["db-setup"]["image"] == found["postgres"]["image"]
+
+
+# --- The scripts compose runs: db-setup, Redis ------------------------------------------------
+
+# Copies kustomize can read (it reads nothing outside deploy/k8s/base), of the files compose
+# mounts.
+COPIES = {
+    "deploy/k8s/base/postgres/roles.sql": "postgres/roles.sql",
+    "deploy/k8s/base/postgres/setup.sh": "postgres/setup.sh",
+    "deploy/k8s/base/redis/start.sh": "redis/start.sh",
+    "deploy/k8s/base/redis/healthcheck.sh": "redis/healthcheck.sh",
+}
+
+
+@pytest.mark.parametrize("copy_path", sorted(COPIES))
+def test_the_script_copies_are_byte_identical_to_composes(copy_path):
+    source = COPIES[copy_path]
+    assert (ROOT / copy_path).read_bytes() == (ROOT / source).read_bytes(), (
+        f"{copy_path} differs from {source}: cp {source} {copy_path}"
+    )
+
+
+@pytest.mark.parametrize("service", ["db-setup", "redis"])
+def test_the_scripts_compose_mounts_are_mounted_where_compose_mounts_them(overlay, service):
+    _, docs = overlay
+    configs = compose()["configs"]
+    mounted = mounted_volumes(docs, service, "configMap")
+    targets = compose_service(service)["configs"]
+    assert targets
+    for config in targets:
+        directory, filename = posixpath.split(config["target"])
+        data = config_map_by_generated_name(docs, mounted[directory]["name"])
+        source = (ROOT / configs[config["source"]]["file"]).read_text()
+        assert data[filename] == source, config["target"]
+
+
+@pytest.mark.parametrize("service", ["db-setup", "redis"])
+def test_they_run_the_entrypoint_compose_runs(overlay, service):
+    _, docs = overlay
+    assert containers(docs)[service]["command"] == compose_service(service)["entrypoint"]
+    assert not containers(docs)[service].get("args")
+
+
+def test_redis_runs_with_the_default_user_off_and_probes_as_monitor(overlay):
+    _, docs = overlay
+    redis = containers(docs)["redis"]
+    script = config_map(docs, "redis-setup")["start.sh"]
+    assert "user default off" in script and "requirepass" not in script
+    healthcheck = compose_service("redis")["healthcheck"]["test"]
+    assert healthcheck[0] == "CMD"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert redis[probe]["exec"]["command"] == healthcheck[1:]
+    assert "--user monitor" in config_map(docs, "redis-setup")["healthcheck.sh"]
+
+
+def test_the_redis_exporter_runs_composes_entrypoint(overlay):
+    # The same string in both: `$$` escapes a `$` in compose and in Kubernetes alike.
+    _, docs = overlay
+    command = containers(docs)["redis-exporter"]["command"]
+    assert command == compose_service("redis-exporter")["entrypoint"]
 
 
 # --- Probes, migration, scaling ---------------------------------------------------------------
+
+
+def trusted_hosts(server_name: str | None) -> set[str]:
+    """app/config.py's TRUSTED_HOSTS: SERVER_NAME's names plus the loopback names."""
+    source = (ROOT / "app/config.py").read_text()
+    (assignment,) = [
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", None) == "LOOPBACK_HOSTS" for t in node.targets)
+    ]
+    loopback = set(ast.literal_eval(assignment.value))
+    assert loopback, "LOOPBACK_HOSTS is empty"
+    return {*(server_name or "localhost 127.0.0.1").split(), *loopback}
 
 
 def test_app_probes_follow_the_rule_no_database_outage_empties_the_service(overlay):
@@ -228,10 +548,34 @@ def test_app_probes_follow_the_rule_no_database_outage_empties_the_service(overl
     assert ports[app["readinessProbe"]["httpGet"]["port"]] == 8000
 
 
-def test_migration_job(overlay):
+@pytest.mark.parametrize("probe", ["startupProbe", "livenessProbe", "readinessProbe"])
+def test_app_probes_send_a_host_the_app_trusts(overlay, probe):
+    # Without it the kubelet sends the pod's IP as Host, which the app answers with 400.
     _, docs = overlay
-    job = find(docs, "Job", "migrate")
-    assert job["spec"]["template"]["spec"]["restartPolicy"] in ("OnFailure", "Never")
+    trusted = trusted_hosts(env_of(docs, "app").get("SERVER_NAME"))
+    headers = {
+        h["name"].lower(): h["value"]
+        for h in containers(docs)["app"][probe]["httpGet"].get("httpHeaders", [])
+    }
+    assert "host" in headers, f"{probe} sends the pod IP as Host"
+    assert headers["host"].rsplit(":", 1)[0] in trusted
+
+
+def test_the_app_trusts_the_host_names_nginx_serves(overlay):
+    name, docs = overlay
+    served = env_of(docs, "nginx").get("SERVER_NAME")
+    assert env_of(docs, "app").get("SERVER_NAME") == served
+    if name == "production":
+        assert served == "www.example.com"
+    assert "TRUSTED_PROXIES" not in env_of(docs, "app")
+
+
+def test_db_setup_runs_before_the_migrations(overlay):
+    _, docs = overlay
+    spec = find(docs, "Job", "migrate")["spec"]["template"]["spec"]
+    assert [c["name"] for c in spec["initContainers"]] == ["db-setup"]
+    assert [c["name"] for c in spec["containers"]] == ["migrate"]
+    assert spec["restartPolicy"] in ("OnFailure", "Never")
     assert containers(docs)["migrate"]["command"] == ["python", "-m", "app.migration_job"]
 
 
@@ -258,6 +602,62 @@ def test_stateful_services_are_statefulsets(overlay):
 
 # --- Network policies -----------------------------------------------------------------------
 
+# compose.yaml's flows, one per (client, server, port): web (nginx -> app), metrics (Prometheus
+# -> the app's metrics port and the exporters; nginx's exporter is a sidecar here, so Prometheus
+# scrapes the nginx pod), backend (the app, the jobs and the exporters -> the data services).
+EXPECTED_FLOWS = {
+    ("nginx", "app", 8000),
+    ("prometheus", "app", 9100),
+    ("prometheus", "nginx", 9113),
+    ("prometheus", "postgres-exporter", 9187),
+    ("prometheus", "redis-exporter", 9121),
+    ("app", "postgres", 5432),
+    ("app", "redis", 6379),
+    ("migrate", "postgres", 5432),
+    ("postgres-exporter", "postgres", 5432),
+    ("redis-exporter", "redis", 6379),
+}
+
+
+def workload_names(docs: Docs) -> set[str]:
+    return {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        for d in docs
+        if d["kind"] in WORKLOAD_KINDS
+    }
+
+
+def allowed(docs: Docs, direction: str) -> set[tuple[str, str, Any]]:
+    """(client, server, port) of the namespace's pods that the policies allow on one side:
+    `ingress` as the server admits it, `egress` as the client may send it. Peers outside the
+    namespace read as "*" (anyone), "ipBlock" or "namespace:<labels>"."""
+    flows = set()
+    every = workload_names(docs)
+    for doc in docs:
+        if doc["kind"] != "NetworkPolicy":
+            continue
+        spec = doc["spec"]
+        label = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        selected = {label} if label else every
+        for rule in spec.get(direction, []):
+            peers = rule.get("from" if direction == "ingress" else "to")
+            names: set[str] = set()
+            for peer in peers or [{}]:
+                if "ipBlock" in peer:
+                    names.add("ipBlock")
+                elif "namespaceSelector" in peer:
+                    names.add(f"namespace:{peer['namespaceSelector'].get('matchLabels', {})}")
+                elif "podSelector" in peer:
+                    names.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+                else:
+                    names.add("*")
+            for port in rule.get("ports") or [{"port": "any"}]:
+                for own in selected:
+                    for other in names:
+                        pair = (other, own) if direction == "ingress" else (own, other)
+                        flows.add((*pair, port["port"]))
+    return flows
+
 
 def test_default_deny_in_and_out(overlay):
     _, docs = overlay
@@ -278,22 +678,57 @@ def test_only_nginx_is_reachable_from_outside(overlay):
                 assert sorted(p["port"] for p in rule["ports"]) == [8080, 8443]
 
 
-def test_flows_mirror_the_compose_networks(overlay):
+def test_flows_between_the_pods_are_composes_and_no_other(overlay):
     _, docs = overlay
-    app_in = policy(docs, "app")["ingress"]
-    assert {(p["port"], s) for r in app_in for p in r["ports"] for s in sources(r)} == {
-        (8000, "nginx"),
-        (9100, "prometheus"),
+    pods = workload_names(docs)
+    inside = {(a, b, p) for a, b, p in allowed(docs, "ingress") if a in pods and b in pods}
+    assert inside == EXPECTED_FLOWS, "ingress"
+    inside = {(a, b, p) for a, b, p in allowed(docs, "egress") if a in pods and b in pods}
+    assert inside == EXPECTED_FLOWS, "egress"
+
+
+def test_nothing_but_the_app_has_a_route_out_and_it_only_to_public_https(overlay):
+    # compose's jobs, data services and exporters are on internal networks only; the app has
+    # its own `egress` network (Sentry).
+    _, docs = overlay
+    pods = workload_names(docs)
+    out = {(a, b, p) for a, b, p in allowed(docs, "egress") if b not in pods}
+    assert out == {(pod, "namespace:{}", 53) for pod in pods} | {("app", "ipBlock", 443)}
+    (block,) = [
+        peer["ipBlock"]
+        for rule in policy(docs, "app")["egress"]
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    assert set(block["except"]) >= {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+    assert policy(docs, "allow-dns")["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {
+        "k8s-app": "kube-dns"
     }
-    assert sources(policy(docs, "postgres")["ingress"][0]) == {
-        "app",
-        "migrate",
-        "postgres-exporter",
+
+
+def test_only_metrics_ports_admit_another_namespaces_prometheus(overlay):
+    _, docs = overlay
+    pods = workload_names(docs)
+    external = {(a, b, p) for a, b, p in allowed(docs, "ingress") if a not in pods}
+    scrape = "namespace:{'flask-stack/scrape': 'true'}"
+    assert external == {
+        ("*", "nginx", 8080),
+        ("*", "nginx", 8443),
+        (scrape, "nginx", 9113),
+        (scrape, "app", 9100),
+        (scrape, "postgres-exporter", 9187),
+        (scrape, "redis-exporter", 9121),
     }
-    assert sources(policy(docs, "redis")["ingress"][0]) == {"app", "redis-exporter"}
-    for data in ("postgres", "redis", "postgres-exporter", "redis-exporter", "migrate"):
-        for rule in policy(docs, data).get("egress", []):
-            assert all("ipBlock" not in peer for peer in rule["to"]), f"{data} has a route out"
+
+
+def test_the_flow_check_sees_a_widened_policy(rendered):
+    docs = copy.deepcopy(rendered["local"])
+    policy(docs, "redis")["ingress"][0]["from"].append(
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nginx"}}}
+    )
+    policy(docs, "app")["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+    assert ("nginx", "redis", 6379) in allowed(docs, "ingress")
+    assert ("app", "ipBlock", "any") in allowed(docs, "egress")
 
 
 def test_every_workload_has_its_own_policy(overlay):
@@ -303,12 +738,7 @@ def test_every_workload_has_its_own_policy(overlay):
         for d in docs
         if d["kind"] == "NetworkPolicy"
     }
-    workloads = {
-        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
-        for d in docs
-        if d["kind"] in ("Deployment", "StatefulSet", "Job")
-    }
-    assert workloads <= selected
+    assert workload_names(docs) <= selected
 
 
 # --- Prometheus ----------------------------------------------------------------------------
@@ -333,18 +763,22 @@ def test_service_monitor_is_outside_the_build_and_matches(overlay):
     assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
 
 
-# --- No committed secrets ----------------------------------------------------------------------
+# --- No committed secrets; the README's instructions ------------------------------------------
 
 
-def test_no_secret_file_is_tracked():
+def test_no_secret_file_is_tracked(kv):
     tracked = subprocess.run(
         ["git", "ls-files", "deploy/k8s"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.split()
-    secret_names = {
-        "secret_key",
-        "postgres_password",
-        "redis_password",
-        "fullchain.pem",
-        "privkey.pem",
-    }
+    secret_names = {*kv.SECRET_FILES, *kv.TLS_FILES}
     assert not [p for p in tracked if Path(p).name in secret_names]
+
+
+def test_the_readme_copies_every_file_the_secret_generators_read(overlay, kv):
+    # The overlays' secretGenerators read these files; the README's `cp` puts them there.
+    _, docs = overlay
+    readme = (ROOT / "deploy/k8s/README.md").read_text()
+    block = readme[readme.index("for o in local production") :].split("done", 1)[0]
+    copied = set(re.findall(r"(?:secrets|certs)/([A-Za-z0-9_.]+)", block))
+    assert copied == {*kv.SECRET_FILES, *kv.TLS_FILES}
+    assert set(find(docs, "Secret", "app-secrets")["data"]) == set(kv.SECRET_FILES)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .settings import COMPOSE_SH, POSTGRES_DB, POSTGRES_USER, ROOT
+from .settings import COMPOSE_SH, POSTGRES_DB, POSTGRES_USER, ROOT, compose_config
 
 SUPPORT_DIR = ROOT / "tests" / "support"
 
@@ -85,10 +87,26 @@ def stopped(service: str) -> Iterator[None]:
         wait_healthy(service)
 
 
-def redis_cli(*args: str) -> str:
-    """Run redis-cli inside the redis container, authenticated from the mounted secret."""
-    command = 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli "$@"'
-    return compose("exec", "-T", "redis", "sh", "-c", command, "redis-cli", *args).stdout.strip()
+def _redis_as_app(*command: str) -> str:
+    """Run redis-cli in the redis container as the app's ACL user, on the app's own keys."""
+    auth = 'REDISCLI_AUTH="$(cat /run/secrets/redis_app_password)" exec redis-cli "$@"'
+    return compose("exec", "-T", "redis", "sh", "-c", auth, "redis-cli", "--no-auth-warning",
+                   "--user", "app", *command).stdout.strip()  # fmt: skip
+
+
+def _cache_key(key: str) -> str:
+    return str(compose_config()["services"]["app"]["environment"]["CACHE_KEY_PREFIX"]) + key
+
+
+def cache_entry(key: str) -> dict[str, Any] | None:
+    """The app's cache entry for KEY (`item:<id>`, `stats`) as JSON; None when there is none."""
+    raw = _redis_as_app("GET", _cache_key(key))
+    entry: dict[str, Any] | None = json.loads(raw) if raw else None
+    return entry
+
+
+def drop_cache_entry(key: str) -> None:
+    _redis_as_app("DEL", _cache_key(key))
 
 
 def psql(sql: str, database: str = POSTGRES_DB, user: str = POSTGRES_USER) -> str:
@@ -165,9 +183,68 @@ def overridden(
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=ROOT, prefix=".test-override-") as f:
         json.dump({"services": {service: settings}, **(top or {})}, f)
         f.flush()
+        # Not --no-deps: Compose would hash the service without its dependencies, and the next
+        # `make up` would recreate it.
         waiting = ["--wait", "--wait-timeout", "120"] if wait else []
-        compose("-f", "compose.yaml", "-f", f.name, "up", "-d", "--no-deps", *waiting, service)
+        compose("-f", "compose.yaml", "-f", f.name, "up", "-d", "--no-build", *waiting, service)
         try:
             yield
         finally:
-            compose("up", "-d", "--no-deps", *waiting, service)
+            compose("up", "-d", "--no-build", *waiting, service)
+
+
+@contextlib.contextmanager
+def outside_host(port: int = 8099) -> Iterator[str]:
+    """A host outside every Docker network: a network namespace behind a veth pair, routed by
+    this machine like any address beyond it, with an HTTP server on PORT. Yields its address.
+    Needs root (or passwordless sudo) for `ip netns`."""
+    suffix = uuid.uuid4().hex[:6]
+    namespace, veth = f"fsout-{suffix}", f"fsv{suffix}"
+    subnet = 16 + int(suffix[:2], 16) % 200  # 10.254.<subnet>.0/30, unlikely to be taken
+    host_ip, outside_ip = f"10.254.{subnet}.1", f"10.254.{subnet}.2"
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+
+    def ip(*args: str, netns: bool = False) -> None:
+        prefix = ["ip", "netns", "exec", namespace] if netns else []
+        subprocess.run([*sudo, *prefix, "ip", *args], check=True, capture_output=True, timeout=30)
+
+    ip("netns", "add", namespace)
+    server = None
+    try:
+        ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        ip("addr", "add", f"{host_ip}/30", "dev", veth)
+        ip("link", "set", veth, "up")
+        ip("addr", "add", f"{outside_ip}/30", "dev", "eth0", netns=True)
+        ip("link", "set", "eth0", "up", netns=True)
+        ip("link", "set", "lo", "up", netns=True)
+        ip("route", "add", "default", "via", host_ip, netns=True)
+        server = subprocess.Popen(
+            [*sudo, "ip", "netns", "exec", namespace, "python3", "-m", "http.server",
+             str(port), "--bind", outside_ip, "--directory", tempfile.mkdtemp()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def listening() -> bool:
+            with socket.create_connection((outside_ip, port), timeout=1):
+                return True
+
+        wait_for(listening, 20, 0.2, "the outside host's server")
+        yield outside_ip
+    finally:
+        if server is not None:
+            server.kill()
+        subprocess.run([*sudo, "ip", "netns", "delete", namespace], check=False,
+                       capture_output=True, timeout=30)  # fmt: skip
+
+
+def run_python_in_network_of(service: str, code: str, timeout: float = 60) -> str:
+    """Run Python CODE in a throwaway container of the app image that shares SERVICE's network
+    namespace: it sees what the service sees (its networks, names and routes), whatever tools
+    the service's own image lacks. Returns what the code prints."""
+    image = inspect("app")["Config"]["Image"]
+    result = docker(
+        "run", "--rm", "--network", f"container:{container_id(service)}", "--read-only",
+        "--cap-drop", "ALL", "--user", "65534:65534", "--entrypoint", "python", image,
+        "-c", code, timeout=timeout,
+    )  # fmt: skip
+    return result.stdout.strip()

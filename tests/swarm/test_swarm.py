@@ -11,12 +11,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from tests.support import stack
 from tests.support.edge import BASE, new_session
 from tests.support.load import create_item, read_page, streams
 from tests.support.prometheus import query
-from tests.support.settings import ROOT
+from tests.support.settings import PROMETHEUS_PORT, ROOT
 from tests.support.stack import wait_for
 
 STACK = os.environ.get("SWARM_STACK", "flaskswarm")
@@ -78,6 +79,15 @@ def test_every_app_replica_is_scraped_by_prometheus():
         return len(up) == len(running_tasks(APP))
 
     wait_for(all_scraped, 60, 2, "one app target per replica")
+
+
+def test_swarm_does_not_publish_prometheus():
+    ports = docker("service", "inspect", "-f", "{{json .Endpoint.Ports}}", f"{STACK}_prometheus")
+    assert json.loads(ports) in (None, []), ports
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/targets", timeout=5)
+    # It still answers inside, and scrapes every target.
+    assert query('up{job="prometheus"} == 1')
 
 
 STREAMS = [read_page, read_page, create_item]

@@ -1,8 +1,10 @@
-"""Caching: reads after writes are never stale, and a failing cache never fails a request."""
+"""Caching: reads after writes are never stale, races included; entries are JSON, never
+pickle; a failing cache never fails a request, and invalidations it missed are repaired."""
 
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from typing import Any
 
@@ -10,15 +12,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import cache
+from app import caching
+from app.caching import MemoryStore, cache_invalidate, cache_read, cache_store, invalidations
+from app.extensions import db
 from app.telemetry import MetricsState
 from tests.unit.conftest import ItemFactory, build_app
 
 pytestmark = pytest.mark.unit
 
 
-class BrokenBackend:
-    """A cache backend whose every operation fails like an unreachable Redis."""
+class BrokenStore:
+    """A store whose every operation fails like an unreachable Redis."""
 
     def __getattr__(self, name: str) -> Any:
         def fail(*_: Any, **__: Any) -> Any:
@@ -33,9 +37,9 @@ def cache_count(app: Flask, result: str) -> float:
     return value or 0.0
 
 
-def swap_backend(app: Flask, backend: Any) -> Any:
-    previous = app.extensions["cache"][cache]
-    app.extensions["cache"][cache] = backend
+def swap_store(app: Flask, store: Any) -> Any:
+    previous = app.extensions[caching.STORE_KEY]
+    app.extensions[caching.STORE_KEY] = store
     return previous
 
 
@@ -83,6 +87,56 @@ def test_stats_expire_after_their_timeout() -> None:
     assert client.get("/api/stats").get_json()["generated_at"] != first["generated_at"]
 
 
+def test_a_read_that_raced_a_write_never_stores_the_old_row(app: Flask) -> None:
+    with app.test_request_context():
+        read = cache_read("item:1")  # a reader misses, then reads the row from the database
+    with app.test_request_context():
+        cache_invalidate("item:1")  # meanwhile a write commits and invalidates
+    with app.test_request_context():
+        cache_store("item:1", read, {"name": "old"})  # the reader stores what it read before
+    with app.test_request_context():
+        again = cache_read("item:1")
+        assert again.value is None, "a read that raced a write put the old row back"
+        cache_store("item:1", again, {"name": "new"})  # a read after the write may store
+    with app.test_request_context():
+        assert cache_read("item:1").value == {"name": "new"}
+
+
+def test_an_entry_stored_under_an_old_token_never_counts(app: Flask) -> None:
+    store: MemoryStore = app.extensions[caching.STORE_KEY]
+    with app.test_request_context():
+        cache_store("item:2", cache_read("item:2"), {"name": "cached"})
+        payload, _ = store.read("item:2")
+        cache_invalidate("item:2")
+        # Put the entry back as it was, under the token it had: it no longer matches.
+        store._data["item:2"] = (payload, time.monotonic() + 60)
+        assert cache_read("item:2").value is None
+
+
+def test_an_entry_that_is_not_json_is_a_logged_miss_and_never_unpickled(
+    app: Flask, client: FlaskClient, make_item: ItemFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    item = make_item("from the database")
+    store: MemoryStore = app.extensions[caching.STORE_KEY]
+
+    class Exploit:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (pytest.fail, ("a cache entry was unpickled",))
+
+    store._data[f"item:{item['id']}"] = (pickle.dumps(Exploit()), time.monotonic() + 60)
+    caplog.set_level(logging.WARNING, logger="app.caching")
+    response = client.get(f"/api/items/{item['id']}")
+    assert response.get_json()["name"] == "from the database"
+    assert any("not JSON" in record.getMessage() for record in caplog.records)
+
+
+def test_flask_cachings_own_redis_backend_is_json_too() -> None:
+    serializer = caching.JsonRedisCache.serializer
+    assert serializer.loads(serializer.dumps({"a": [1, "b"]})) == {"a": [1, "b"]}
+    assert serializer.loads(pickle.dumps({"a": 1})) is None
+    assert serializer.loads(None) is None
+
+
 def test_broken_cache_is_skipped_counted_and_logged_once_per_request(
     app: Flask,
     client: FlaskClient,
@@ -90,7 +144,7 @@ def test_broken_cache_is_skipped_counted_and_logged_once_per_request(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     item = make_item()
-    swap_backend(app, BrokenBackend())
+    swap_store(app, BrokenStore())
     errors = cache_count(app, "error")
     caplog.clear()
     response = client.get(f"/api/items/{item['id']}")
@@ -104,27 +158,51 @@ def test_broken_cache_is_skipped_counted_and_logged_once_per_request(
     assert client.patch(f"/api/items/{item['id']}", json={"name": "x"}).status_code == 200
 
 
-def test_cache_resumes_and_forgets_writes_it_missed(
+def test_an_invalidation_lost_in_an_outage_is_recorded_and_repaired(
     app: Flask, client: FlaskClient, make_item: ItemFactory
 ) -> None:
     item = make_item("before outage")
-    client.get(f"/api/items/{item['id']}")  # now cached
-    working = swap_backend(app, BrokenBackend())
-    client.patch(f"/api/items/{item['id']}", json={"name": "during outage"})
-    swap_backend(app, working)  # Redis is back, still holding the old entry
-    assert client.get(f"/api/items/{item['id']}").get_json()["name"] == "during outage"
+    url = f"/api/items/{item['id']}"
+    client.get(url)  # now cached
+    working = swap_store(app, BrokenStore())
+    client.patch(url, json={"name": "during outage"})
+    with app.app_context():
+        recorded = set(db.session.scalars(db.select(invalidations.c.cache_key)))
+    assert recorded == {f"item:{item['id']}", "stats"}
+    swap_store(app, working)  # Redis is back, still holding the old entry
+    assert client.get(url).get_json()["name"] == "during outage"
+    with app.app_context():
+        assert list(db.session.scalars(db.select(invalidations.c.cache_key))) == []
     hits = cache_count(app, "hit")
-    client.get(f"/api/items/{item['id']}")
+    client.get(url)
     assert cache_count(app, "hit") == hits + 1
+
+
+def test_repairs_wait_for_their_interval_unless_this_process_lost_something() -> None:
+    app = build_app(CACHE_REPAIR_SECONDS=60)
+    client = app.test_client()
+    item = app.test_client().post("/api/items", json={"name": "n"}).get_json()
+    client.get(f"/api/items/{item['id']}")
+    state: caching.RepairState = app.extensions[caching.REPAIR_KEY]
+    checked = state.checked_at
+    client.get(f"/api/items/{item['id']}")
+    assert state.checked_at == checked, "a repair ran before its interval"
+    working = swap_store(app, BrokenStore())
+    client.patch(f"/api/items/{item['id']}", json={"name": "lost"})
+    assert state.lost_here
+    swap_store(app, working)
+    assert client.get(f"/api/items/{item['id']}").get_json()["name"] == "lost"
+    assert not state.lost_here
 
 
 def test_unreachable_redis_costs_little_and_the_api_still_works() -> None:
     # Port 1 on loopback refuses at once; the real redis client and its options are used.
     app = build_app(
-        CACHE_TYPE="RedisCache",
+        CACHE_TYPE="app.caching.JsonRedisCache",
         CACHE_REDIS_URL="redis://127.0.0.1:1/0",
         CACHE_OPTIONS={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
     )
+    assert isinstance(app.extensions[caching.STORE_KEY], caching.RedisStore)
     client = app.test_client()
     started = time.monotonic()
     created = client.post("/api/items", json={"name": "no cache"})

@@ -124,8 +124,11 @@ def test_pool_options_follow_their_variables() -> None:
 
 
 def test_cache_settings_bound_redis_timeouts_and_carry_the_password() -> None:
-    config = get_config(environ=production(REDIS_PASSWORD="a-real-redis-password"))
-    assert config.CACHE_TYPE == "RedisCache"
+    config = get_config(
+        environ=production(REDIS_PASSWORD="a-real-redis-password", REDIS_USER="app")
+    )
+    assert config.CACHE_TYPE == "app.caching.JsonRedisCache"
+    assert config.CACHE_OPTIONS["username"] == "app"
     assert config.CACHE_REDIS_URL == "redis://redis:6379/0"
     assert config.CACHE_KEY_PREFIX == "flaskstack:"
     assert config.CACHE_OPTIONS["socket_timeout"] <= 1
@@ -171,3 +174,22 @@ def test_testing_config_ignores_deployment_settings() -> None:
 )
 def test_placeholder_detection(value: str, expected: bool) -> None:
     assert is_placeholder(value) is expected
+
+
+def test_an_empty_secret_file_means_unset(tmp_path: Path) -> None:
+    empty = tmp_path / "sentry_dsn"
+    empty.write_text("\n")
+    config = get_config(environ=production(SENTRY_DSN_FILE=str(empty)))
+    assert config.SENTRY_DSN is None
+    key = tmp_path / "secret_key"
+    key.write_text("")
+    with pytest.raises(ConfigError, match="SECRET_KEY is missing"):
+        get_config(environ=production(SECRET_KEY=None, SECRET_KEY_FILE=str(key)))
+
+
+def test_trusted_hosts_are_the_server_names_and_loopback() -> None:
+    config = get_config(environ=production(SERVER_NAME="example.com www.example.com"))
+    assert config.TRUSTED_HOSTS == ["127.0.0.1", "example.com", "localhost", "www.example.com"]
+    proxies = get_config(environ=production(TRUSTED_PROXIES=" nginx, 10.0.0.0/8 ,"))
+    assert proxies.TRUSTED_PROXIES == ["nginx", "10.0.0.0/8"]
+    assert get_config(environ=production()).TRUSTED_PROXIES == []

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.version import __version__
 from tests.unit.conftest import build_app
-from tests.unit.test_cache import BrokenBackend, swap_backend
+from tests.unit.test_cache import BrokenStore, swap_store
 from tests.unit.test_errors import UNREACHABLE_POSTGRES
 
 pytestmark = pytest.mark.unit
@@ -35,7 +35,7 @@ def test_health_is_healthy_when_everything_answers(client: FlaskClient) -> None:
 
 
 def test_health_is_degraded_when_the_cache_fails(app: Flask, client: FlaskClient) -> None:
-    swap_backend(app, BrokenBackend())
+    swap_store(app, BrokenStore())
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json()["status"] == "degraded"
@@ -59,3 +59,20 @@ def test_health_is_unhealthy_503_when_the_database_fails() -> None:
 def test_health_reports_the_configured_version() -> None:
     app = build_app(APP_VERSION="2.3.4")
     assert app.test_client().get("/health").get_json()["version"] == "2.3.4"
+
+
+def test_a_flood_of_health_checks_opens_one_database_check_per_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.health import checks
+
+    calls: list[str] = []
+    monkeypatch.setattr(checks, "database_ok", lambda: calls.append("db") or True)
+    monkeypatch.setattr(checks, "cache_ok", lambda: calls.append("cache") or True)
+    app = build_app(HEALTH_CACHE_SECONDS=60)
+    client = app.test_client()
+    assert {client.get("/health").status_code for _ in range(20)} == {200}
+    assert calls == ["db", "cache"]
+    app.config["HEALTH_CACHE_SECONDS"] = 0
+    client.get("/health")
+    assert calls == ["db", "cache", "db", "cache"]

@@ -13,7 +13,8 @@ Run by `make k8s-validate` (from the .venv-k8s virtualenv) and imported by tests
    or `all` (both, and their outputs must agree apart from generated-name hashes).
 3. Every rendered object is validated against the Kubernetes JSON schemas of
    KUBERNETES_VERSION in strict mode (kubernetes-validate, which ships the schemas).
-4. Our own hardening check (hardening_problems): every container of every pod template.
+4. Our own hardening check (hardening_problems): every container of every pod template, and
+   every Secret it reads (files only, only the keys listed, no mode bits for others).
 5. checkov on the rendered manifests, all Kubernetes checks but CHECKOV_SKIPS.
 
 Exit status 0 only when every step passed for every overlay and renderer.
@@ -41,7 +42,18 @@ K8S_DIR = Path(__file__).resolve().parents[1]
 OVERLAYS = ("local", "production")
 KUBERNETES_VERSION = "1.30.0"
 TOOLS_IMAGE = os.environ.get("K8S_TOOLS_IMAGE", "flask-stack-k8s-tools:local")
-SECRET_FILES = ("secret_key", "postgres_password", "redis_password")
+# The keys of the Secret app-secrets: compose's secrets but alert_webhook_url (no Alertmanager
+# here) and prometheus_* (Prometheus is ClusterIP only, never published).
+SECRET_FILES = (
+    "secret_key",
+    "sentry_dsn",
+    "postgres_password",
+    "db_owner_password",
+    "db_app_password",
+    "db_monitor_password",
+    "redis_app_password",
+    "redis_monitor_password",
+)
 TLS_FILES = ("fullchain.pem", "privkey.pem")
 
 # Checks skipped, each with the reason. Every other checkov Kubernetes check is enforced.
@@ -86,6 +98,7 @@ CHECKOV_REQUIRED = (
 EXPECTED_UIDS = {
     "app": 10001,
     "migrate": 10001,
+    "db-setup": 999,
     "assets": 10001,
     "nginx": 101,
     "nginx-exporter": 65534,
@@ -100,8 +113,9 @@ POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
 WRITABLE_PATHS = {
     "app": ["/tmp"],
     "migrate": [],
+    "db-setup": [],
     "assets": ["/srv/static"],
-    "nginx": ["/tmp"],
+    "nginx": ["/tmp", "/var/cache/nginx"],
     "postgres": ["/tmp", "/var/run/postgresql", "/var/lib/postgresql/data"],
     "redis": ["/tmp", "/data"],
     "prometheus": ["/prometheus"],
@@ -234,9 +248,33 @@ def hardening_problems(docs: list[dict[str, Any]]) -> list[str]:
         for volume in spec.get("volumes") or []:
             if "hostPath" in volume:
                 problems.append(f"{where}: volume {volume['name']} is a hostPath")
+            if "secret" in volume:
+                problems.extend(_secret_volume_problems(where, volume, pod_sc))
         containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
         for container in containers:
             problems.extend(_container_problems(f"{where}/{container['name']}", container, pod_sc))
+    return problems
+
+
+def _secret_volume_problems(
+    where: str, volume: dict[str, Any], pod_sc: dict[str, Any]
+) -> list[str]:
+    """A Secret reaches a pod as files it alone can read, and only the keys it uses.
+
+    The kubelet writes the files as root with the pod's fsGroup as their group (and adds group
+    read), so 0440 under an fsGroup is the closest Kubernetes comes to compose's 0400 files
+    owned by the one user that reads them."""
+    problems = []
+    secret = volume["secret"]
+    name = f"{where}: secret volume {volume['name']}"
+    if not secret.get("items"):
+        problems.append(f"{name} mounts every key of {secret.get('secretName')} (list items)")
+    modes = [secret.get("defaultMode", 0o644)]
+    modes += [item["mode"] for item in secret.get("items") or [] if "mode" in item]
+    if any(mode & 0o007 for mode in modes):
+        problems.append(f"{name}: mode {oct(max(modes))} lets other users read the files")
+    if pod_sc.get("fsGroup") is None:
+        problems.append(f"{name}: no pod fsGroup, so only root could read 0440 files")
     return problems
 
 
@@ -281,6 +319,11 @@ def _container_problems(where: str, container: dict[str, Any], pod_sc: dict[str,
     for port in container.get("ports") or []:
         if port.get("hostPort"):
             problems.append(f"{where}: hostPort {port['hostPort']}")
+    # Secrets are files (/run/secrets), never environment variables.
+    if any("secretKeyRef" in (e.get("valueFrom") or {}) for e in container.get("env") or []):
+        problems.append(f"{where}: a secret in an environment variable (secretKeyRef)")
+    if any("secretRef" in source for source in container.get("envFrom") or []):
+        problems.append(f"{where}: secrets in environment variables (envFrom secretRef)")
     return problems
 
 
