@@ -27,7 +27,12 @@ def all_ok(count: int = 60, path: str = "/api/items?limit=1") -> list[int]:
 
 
 def kill_inside(service: str, pid: int, sig: int = signal.SIGKILL) -> None:
-    compose("exec", "-T", service, "python", "-c", f"import os; os.kill({pid}, {int(sig)})")
+    """Send SIG to PID from a process exec'd in SERVICE's container. When PID is the process
+    the container lives by, the container stops and takes the exec'd process with it, which
+    may then end by SIGKILL (exit 137) before it can report its own success."""
+    done = compose("exec", "-T", service, "python", "-c",
+                   f"import os; os.kill({pid}, {int(sig)})", check=False)  # fmt: skip
+    assert done.returncode in (0, 128 + signal.SIGKILL), done.stderr
 
 
 def test_a_worker_killed_with_sigkill_is_replaced_and_nothing_fails_afterwards():
