@@ -8,12 +8,10 @@ per container; the database pool per worker is sized from the same threads (app/
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from app.config import Env, gunicorn_threads
 
@@ -87,21 +85,6 @@ logconfig_dict = {
 metrics_port = _env_int("METRICS_PORT", 9100)
 
 
-def _reset_multiproc_dir() -> None:
-    """Empty the metrics directory so samples from a previous run are never summed in."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        return
-    path = Path(directory)
-    if path.exists():
-        for child in path.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-
-
 # On SIGTERM, keep serving this many seconds before the graceful stop begins. An orchestrator
 # that takes a replica out of DNS as it stops it (Swarm) needs this: until nginx's cached
 # answer expires, it still sends new requests here, and a POST that lands in the listen
@@ -123,7 +106,9 @@ def _delay_sigterm(server) -> None:
 
 def on_starting(server) -> None:
     """Refuse to start with a bad configuration, before any worker serves a request."""
-    _reset_multiproc_dir()
+    from app.telemetry import reset_multiproc_dir
+
+    reset_multiproc_dir()
     if shutdown_delay > 0:
         _delay_sigterm(server)
     from app.config import ConfigError, get_config

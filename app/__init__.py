@@ -1,4 +1,4 @@
-"""The Flask application factories: ``create_app()`` for gunicorn (and the worker), and
+"""The Flask application factories: ``create_app()`` for gunicorn and the job worker, and
 ``create_database_app()`` for the migration job, which needs the database alone."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from app.caching import init_cache_store
 from app.config import Config, ConfigError, get_config
 from app.errors import register_error_handlers
 from app.extensions import cache, db, metrics, migrate
+from app.jobs import init_jobs
 from app.logs import configure_logging
 from app.proxy import ProxyGate, TrustedProxies
 from app.request_log import register_request_logging
@@ -45,6 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         engine = db.engine  # created here, connects only when first used
     metrics.init_app(app, engine)
+    init_jobs(app)
     _register_blueprints(app)
     _register_asset_url(app)
     _guard_proxies(app)
@@ -73,7 +75,10 @@ def _new_app(config: Config, settings: dict[str, Any], static_folder: str | None
 
 
 def _bind_database(app: Flask) -> Flask:
-    from app.items import models  # noqa: F401  (registers the tables on db.metadata)
+    # Registers the tables on db.metadata.
+    from app.imports import models as import_models  # noqa: F401
+    from app.items import models  # noqa: F401
+    from app.jobs import runs  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
@@ -82,12 +87,14 @@ def _bind_database(app: Flask) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
+    from app.imports import bp as imports_bp
     from app.items import bp as items_bp
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(items_bp)
+    app.register_blueprint(imports_bp)
 
 
 def _register_asset_url(app: Flask) -> None:

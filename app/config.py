@@ -37,6 +37,21 @@ Cache
   CACHE_REPAIR_SECONDS       [1] how often each process applies invalidations lost while
                              Redis was unreachable (app/caching.py)
 
+Background jobs (app/jobs/: the worker, the scheduler, the imports)
+  BROKER_URL                 [redis://broker:6379/0] the queue's Redis: not the cache's, which
+                             evicts keys and keeps nothing across a restart
+  BROKER_USER                [none: the default user] the process's ACL user on the broker
+  BROKER_PASSWORD *          [none]
+  BROKER_TIMEOUT             [2] seconds to reach the broker before a job is refused (503)
+  JOB_VISIBILITY_TIMEOUT     [60] seconds after which a job taken by a worker that died is
+                             handed to another; longer than any job runs
+  JOB_MAX_ATTEMPTS           [5] starts of one import before it is failed as undoable
+  WORKER_CONCURRENCY         [2] jobs one worker container runs at once (processes)
+  IMPORT_BATCH_SIZE          [500] items written per transaction; progress moves per batch
+  IMPORT_RETENTION_SECONDS   [604800] finished imports older than this are deleted by the
+                             periodic job (their items stay)
+  IMPORT_EXPIRY_INTERVAL_SECONDS [3600] how often the scheduler runs that job
+
 Reverse proxy (how many proxies set each X-Forwarded-* header; nginx is the one proxy)
   PROXY_FIX_X_FOR [1], PROXY_FIX_X_PROTO [1], PROXY_FIX_X_HOST [1], PROXY_FIX_X_PORT [1],
   PROXY_FIX_X_PREFIX [1]
@@ -202,15 +217,23 @@ class Config:
     HEALTH_CACHE_DEFAULT = 1.0
 
     def __init__(
-        self, environ: Mapping[str, str] | None = None, *, database_only: bool = False
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        database_only: bool = False,
+        jobs_only: bool = False,
     ) -> None:
         """Read the environment; DATABASE_ONLY reads the database and logging settings alone
-        (the migration job: no secret key, cache or metrics)."""
+        (the migration job: no secret key, cache or metrics), JOBS_ONLY the broker's and
+        logging (the scheduler and the worker's healthcheck: no database either)."""
         env = Env(os.environ if environ is None else environ)
         self.APP_VERSION = __version__
         self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
         if self.LOG_LEVEL not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if jobs_only:
+            self._load_jobs(env)
+            return
         self.SQLALCHEMY_DATABASE_URI = self._load_database_url(env)
         self.SQLALCHEMY_ENGINE_OPTIONS = self._load_engine_options(env)
         if database_only:
@@ -231,6 +254,7 @@ class Config:
         self.SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", self.NAME)
         self.SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", 0.0, 0.0, 1.0)
         self.PROMETHEUS_MULTIPROC_DIR = self._load_multiproc_dir(env)
+        self._load_jobs(env)
 
     # Each loader is a method so that an environment can change one concern only.
 
@@ -309,6 +333,33 @@ class Config:
     def _load_multiproc_dir(self, env: Env) -> str | None:
         return env.optional("PROMETHEUS_MULTIPROC_DIR")
 
+    def _load_jobs(self, env: Env) -> None:
+        self.BROKER_URL = self._broker_url(env)
+        self.BROKER_TIMEOUT = env.float("BROKER_TIMEOUT", 2.0, 0.1, 60.0)
+        self.JOB_VISIBILITY_TIMEOUT = env.int("JOB_VISIBILITY_TIMEOUT", 60, minimum=5)
+        self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+        self.WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", 2, minimum=1)
+        self.IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", 500, minimum=1)
+        self.IMPORT_RETENTION_SECONDS = env.int("IMPORT_RETENTION_SECONDS", 7 * 86400, minimum=1)
+        self.IMPORT_EXPIRY_INTERVAL_SECONDS = env.int(
+            "IMPORT_EXPIRY_INTERVAL_SECONDS", 3600, minimum=1
+        )
+
+    def _broker_url(self, env: Env) -> str:
+        """BROKER_URL with BROKER_USER and BROKER_PASSWORD put into it (quoted)."""
+        url = env.str("BROKER_URL", "redis://broker:6379/0")
+        password = self._checked_secret(env, "BROKER_PASSWORD", required=False)
+        user = env.optional("BROKER_USER")
+        if password is None and user is None:
+            return url
+        scheme, sep, rest = url.partition("://")
+        if not sep or "@" in rest.split("/", 1)[0]:
+            raise ConfigError("BROKER_URL must be scheme://host:port/db, without credentials")
+        credentials = quote(user or "", safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        return f"{scheme}://{credentials}@{rest}"
+
 
 class ProductionConfig(Config):
     """Behind nginx, in the container: every secret required and real."""
@@ -357,6 +408,9 @@ class TestingConfig(Config):
     def _load_multiproc_dir(self, env: Env) -> str | None:
         return None
 
+    def _broker_url(self, env: Env) -> str:
+        return "memory://"  # kombu's in-process transport: jobs are queued, never run
+
 
 CONFIGS: dict[str, type[Config]] = {
     cls.NAME: cls for cls in (ProductionConfig, DevelopmentConfig, TestingConfig)
@@ -368,6 +422,7 @@ def get_config(
     environ: Mapping[str, str] | None = None,
     *,
     database_only: bool = False,
+    jobs_only: bool = False,
 ) -> Config:
     """Build the config named (else FLASK_CONFIG, else production); raise ConfigError if invalid."""
     source = os.environ if environ is None else environ
@@ -378,4 +433,4 @@ def get_config(
         raise ConfigError(
             f"FLASK_CONFIG must be one of {', '.join(sorted(CONFIGS))}, got {chosen!r}"
         ) from None
-    return config_class(source, database_only=database_only)
+    return config_class(source, database_only=database_only, jobs_only=jobs_only)

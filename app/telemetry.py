@@ -10,7 +10,10 @@ single process) the samples live in a registry of the app's own, read through
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from flask import Flask, current_app
@@ -119,6 +122,23 @@ def _watch_pool(engine: Engine, state: MetricsState) -> None:
 
     event.listen(engine, "checkout", lambda *_: refresh(0))
     event.listen(engine, "checkin", lambda *_: refresh(1))
+
+
+def reset_multiproc_dir() -> None:
+    """Create PROMETHEUS_MULTIPROC_DIR, empty, so samples of a previous run are never summed
+    in. Run by the process that serves the metrics, before its workers start: the gunicorn
+    master, the job worker's main process."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    if path.exists():
+        for child in path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def current_metrics() -> MetricsState | None:

@@ -12,6 +12,10 @@ Compose default, flask-stack, when unset):
   items_list      GET /api/items?limit=20 (lists are never cached: two queries per request)
   item_create     POST /api/items (one INSERT and a cache invalidation per request)
 
+Then the `imports` scenario: BENCH_IMPORTS imports of BENCH_IMPORT_SIZE items each are posted
+at once through the edge and followed until the worker has applied them all: items applied
+per second through the job worker, and the worker's memory at the end.
+
 wrk runs in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario except
 `healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
 recreated with a high RATE_LIMIT/RATE_BURST (so the per-client limit does not turn the load
@@ -21,9 +25,10 @@ Ctrl-C. Nothing else about the stack is changed.
 Settings (environment): BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64),
 BENCH_THREADS (2), BENCH_WARMUP (s, 2), BENCH_TIMEOUT (s, wrk's per-request timeout, 5),
 BENCH_SCENARIOS (comma-separated subset), BENCH_SEED_ITEMS (rows present before the list
-scenario, 100), BENCH_RATE_LIMIT (100000r/s), BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR
-(results). `--smoke` shortens everything (2 s, 8 connections, no warm-up) and exits 1 unless
-every scenario produced requests and no errors.
+scenario, 100), BENCH_IMPORTS (4), BENCH_IMPORT_SIZE (2000), BENCH_RATE_LIMIT (100000r/s),
+BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results). `--smoke` shortens everything (2 s,
+8 connections, no warm-up, 2 imports of 200 items) and exits 1 unless every scenario produced
+requests and no errors, and every import was applied.
 
 Output: a table on stdout and the same figures in results/bench-<UTC timestamp>.json.
 """
@@ -38,6 +43,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -232,6 +238,39 @@ def seed(stack: Stack, rows: int) -> dict[str, str]:
             raise BenchError(f"GET /api/items/{item['id']} answered {status}")
     log(f"seeded {missing} rows; cached item id {item['id']}; static file {static_path}")
     return {"static_path": static_path, "item_path": f"/api/items/{item['id']}"}
+
+
+def import_throughput(stack: Stack, imports: int, size: int) -> dict[str, Any]:
+    """Post IMPORTS imports of SIZE items at once; follow them until all are applied."""
+    started = time.monotonic()
+    ids = []
+    for number in range(imports):
+        items = [{"name": f"bench import {number}.{n}"} for n in range(size)]
+        status, body = stack.http("POST", "/api/imports", {"items": items})
+        if status != 202:
+            raise BenchError(f"POST /api/imports answered {status}: {body}")
+        ids.append(body["id"])
+    deadline = started + 600
+    pending = set(ids)
+    failed = 0
+    while pending and time.monotonic() < deadline:
+        for import_id in sorted(pending):
+            status, body = stack.http("GET", f"/api/imports/{import_id}")
+            if status == 200 and body["status"] in ("succeeded", "failed"):
+                pending.discard(import_id)
+                failed += body["status"] == "failed"
+        time.sleep(0.1)
+    seconds = time.monotonic() - started
+    if pending:
+        raise BenchError(f"{len(pending)} imports not applied after 600 s")
+    items = imports * size
+    return {
+        "imports": imports,
+        "items": items,
+        "failed": failed,
+        "seconds": round(seconds, 2),
+        "items_per_s": round(items / seconds, 1),
+    }
 
 
 class Wrk:
@@ -485,6 +524,14 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['p99_9_ms']:>10.1f}{row['errors']:>8}"
             f"{_pct(row.get('ratio_to_static')):>11}{_pct(row.get('ratio_to_healthz')):>12}"
         )
+    imports = report.get("imports")
+    if imports:
+        worker = report["memory_mib"].get("worker", {}).get("mib")
+        print(
+            f"imports: {imports['items']} items in {imports['imports']} imports applied in "
+            f"{imports['seconds']:.1f} s: {imports['items_per_s']:.0f} items/s through the "
+            f"worker ({imports['failed']} failed); worker memory {worker or '?'} MiB"
+        )
     print()
     if report["memory_mib"]:
         print(
@@ -548,7 +595,7 @@ def main() -> int:
     if not 1 <= connections <= 1000 or not 1 <= threads <= 16:
         raise BenchError("BENCH_CONNECTIONS must be 1 to 1000 and BENCH_THREADS 1 to 16")
     selected = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s.strip()]
-    known = [key for key, *_ in SCENARIOS]
+    known = [key for key, *_ in SCENARIOS] + ["imports"]
     unknown = [s for s in selected if s not in known]
     if unknown:
         raise BenchError(f"unknown BENCH_SCENARIOS {unknown}; known: {', '.join(known)}")
@@ -568,6 +615,7 @@ def main() -> int:
     rate_burst = os.environ.get("BENCH_RATE_BURST") or "100000"
     started = datetime.now(UTC)
     scenarios: dict[str, dict[str, Any]] = {}
+    imports: dict[str, Any] | None = None
     log(f"recreating nginx with RATE_LIMIT={rate_limit} RATE_BURST={rate_burst}")
     stack.edge_limits("raise", rate_limit, rate_burst)
     try:
@@ -591,6 +639,13 @@ def main() -> int:
             row = summarise(wrk.run(key, where, urls[key], duration, post))
             row.update(description=description, url=urls[key], source=where)
             scenarios[key] = row
+        if not selected or "imports" in selected:
+            count = env_int("BENCH_IMPORTS", 2 if args.smoke else 4)
+            size = env_int("BENCH_IMPORT_SIZE", 200 if args.smoke else 2000)
+            if not 1 <= count <= 100 or not 1 <= size <= 5000:
+                raise BenchError("BENCH_IMPORTS must be 1 to 100 and BENCH_IMPORT_SIZE 1 to 5000")
+            log(f"imports: {count} imports of {size} items through the worker")
+            imports = import_throughput(stack, count, size)
         mem = memory(stack.project)
         findings = log_findings(stack, started.isoformat(timespec="seconds"))
     finally:
@@ -625,6 +680,7 @@ def main() -> int:
         },
         "app_settings": settings,
         "scenarios": scenarios,
+        "imports": imports,
         "memory_mib": mem,
         "log_findings": findings,
         "image_mb": images,
@@ -644,6 +700,8 @@ def main() -> int:
             for key, row in scenarios.items()
             if row["requests"] == 0 or row["errors"]
         ]
+        if imports is not None and imports["failed"]:
+            failures.append(f"imports: {imports['failed']} of {imports['imports']} failed")
         if failures or not scenarios:
             log("smoke FAILED: " + ("; ".join(failures) or "no scenario ran"))
             return 1

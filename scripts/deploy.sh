@@ -9,7 +9,10 @@
 #   3. swap the route file to the new colour: new requests go to the new replicas;
 #   4. stop the old replicas gracefully (gunicorn finishes what they have in flight);
 #   5. remove the route file once nginx's cached answer for `app` has expired: every replica
-#      of the service is the new build by then.
+#      of the service is the new build by then;
+#   6. replace the job worker and the scheduler with the new build: the old worker takes no new
+#      job and finishes the ones it runs (Celery's warm shutdown), then the new one starts;
+#      jobs published meanwhile wait in the broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,4 +76,9 @@ docker stop -t 30 "${old[@]}" >/dev/null
 docker rm "${old[@]}" >/dev/null
 sleep "$resolver_wait"
 route "rm -f /tmp/nginx/route/$new_color"
-log "done: $(compose ps -q app | wc -l) replica(s) of the new build serve"
+
+log "replacing the worker and the scheduler (running jobs finish first)"
+# Not --no-deps, so the next `make up` finds them as it would have made them.
+compose up -d --wait --wait-timeout 180 worker scheduler >/dev/null 2>&1 \
+  || { log "the new worker or scheduler did not become healthy: see make logs SERVICE=worker"; exit 1; }
+log "done: $(compose ps -q app | wc -l) replica(s) of the new build serve; the worker runs it too"

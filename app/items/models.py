@@ -37,7 +37,15 @@ class Item(db.Model):  # type: ignore[name-defined]
         server_default=sa.func.now(),
     )
 
-    __table_args__ = (sa.Index("ix_items_created_at_id", "created_at", "id"),)
+    # Where a bulk import wrote the item: the pair is unique, so a job that runs twice (its
+    # worker died, the broker handed it out again) writes each item once (app/imports/).
+    import_id: Mapped[str | None] = mapped_column(sa.String(36), nullable=True)
+    import_position: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+
+    __table_args__ = (
+        sa.Index("ix_items_created_at_id", "created_at", "id"),
+        sa.Index("uq_items_import_position", "import_id", "import_position", unique=True),
+    )
 
 
 def iso_utc(moment: datetime | None) -> str | None:

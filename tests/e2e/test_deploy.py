@@ -1,5 +1,6 @@
 """make deploy replaces the app with a new build under request streams, failing nothing and
-closing no client connection; a changed stylesheet is served with the pages that link it."""
+closing no client connection, and the job worker with it, losing no import; a changed
+stylesheet is served with the pages that link it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from tests.support.edge import BASE, new_session
+from tests.support.imports import import_items, post_import, wait_finished
 from tests.support.load import create_item, read_page, streams
 from tests.support.settings import ROOT
 from tests.support.stack import compose
@@ -30,14 +32,31 @@ def landing_stylesheet(session: requests.Session) -> requests.Response:
     return session.get(f"{BASE}{href.group(1)}", timeout=30)
 
 
+class ImportStream:
+    """Posts an import of 50 items every half second; remembers the accepted ones."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+
+    def __call__(self, session: requests.Session) -> requests.Response:
+        response = post_import(session, import_items(50, "deploy"))
+        if response.status_code == 202:
+            self.accepted.append(response.json()["id"])
+        time.sleep(0.5)
+        return response
+
+
 # Keep-alive clients, reads and writes, pages and their stylesheets, no client-side retry.
 STREAMS = [read_page, read_page, create_item, create_item, landing_stylesheet]
 
 
 def deploy_under_streams() -> dict[str, int]:
-    """Run `make deploy` under the streams; return the outcomes, asserting none failed."""
+    """Run `make deploy` under the streams and a stream of imports; return the outcomes,
+    asserting none failed and every accepted import was applied."""
     before = set(compose("ps", "-q", "app").stdout.split())
-    with streams(STREAMS) as outcomes:
+    worker_before = set(compose("ps", "-q", "worker").stdout.split())
+    imports = ImportStream()
+    with streams([*STREAMS, imports]) as outcomes:
         time.sleep(2)
         result = subprocess.run(["make", "-s", "deploy"], cwd=ROOT, capture_output=True,
                                 text=True, timeout=600)  # fmt: skip
@@ -45,9 +64,16 @@ def deploy_under_streams() -> dict[str, int]:
     assert result.returncode == 0, result.stdout + result.stderr
     counts = outcomes.snapshot()
     assert outcomes.total >= 2000, f"too few requests crossed the deploy: {dict(counts)}"
-    assert not outcomes.failures(), f"failed during the deploy: {dict(counts)}"
+    assert not outcomes.failures(ok=("200", "201", "202")), f"failed: {dict(counts)}"
     after = set(compose("ps", "-q", "app").stdout.split())
     assert after and not (after & before), "an old replica is still serving"
+    assert not set(compose("ps", "-q", "worker").stdout.split()) & worker_before, "old worker"
+    # No import is lost: each accepted one is applied by the old worker or the new.
+    assert len(imports.accepted) >= 10, dict(counts)
+    with new_session() as session:
+        for import_id in imports.accepted:
+            body = wait_finished(session, import_id, timeout=180)
+            assert (body["status"], body["done"]) == ("succeeded", 50), body
     print(f"requests across the deploy: {dict(counts)}")  # shown with -rP
     return dict(counts)
 

@@ -12,11 +12,8 @@ from tests.support import settings
 from tests.support.settings import secret
 from tests.support.stack import compose, docker, inspect, outside_host
 
-LONG_RUNNING = [
-    "nginx", "app", "postgres", "redis", "prometheus", "alertmanager",
-    "postgres-exporter", "redis-exporter", "nginx-exporter",
-]  # fmt: skip
-ALL_SERVICES = [*LONG_RUNNING, "migrate", "assets", "db-setup"]
+# Every service `make up` runs, read from compose.yaml: a new service is covered at once.
+ALL_SERVICES = sorted(settings.compose_config()["services"])
 
 
 def compose_config() -> dict:
@@ -78,7 +75,11 @@ def networks_of(service: str) -> set[str]:
 # Each service is on the networks of the flows it takes part in, and no other.
 NETWORKS = {
     "nginx": {"edge", "web", "status"},
-    "app": {"web", "backend", "metrics", "egress"},
+    "app": {"web", "backend", "metrics", "egress", "queue"},
+    "worker": {"backend", "queue", "metrics", "egress"},
+    "scheduler": {"queue"},
+    "broker": {"queue"},
+    "broker-exporter": {"queue", "metrics"},
     "postgres": {"backend"},
     "redis": {"backend"},
     "prometheus": {"metrics", "ops"},
@@ -102,12 +103,14 @@ def test_nginx_and_the_app_share_a_network_nothing_else_is_on():
     assert members("web") == {"nginx", "app"}
     # Alertmanager is reachable by Prometheus alone; the data services by their clients alone.
     assert members("ops") == {"prometheus", "alertmanager"}
-    # The app's route out (Sentry) is its own.
-    assert members("egress") == {"app"}
+    # The route out (Sentry) is the app's and the worker's alone; the broker's clients alone
+    # reach it.
+    assert members("egress") == {"app", "worker"}
+    assert members("queue") == {"app", "worker", "scheduler", "broker", "broker-exporter"}
     assert "prometheus" not in members("backend") and "nginx" not in members("backend")
 
 
-@pytest.mark.parametrize("network", ["web", "backend", "metrics", "status"])
+@pytest.mark.parametrize("network", ["web", "backend", "metrics", "status", "queue"])
 def test_the_inner_networks_are_internal(network):
     full = next(n for n in inspect("app" if network != "status" else "nginx")
                 ["NetworkSettings"]["Networks"] if n.endswith(f"_{network}"))  # fmt: skip
@@ -131,7 +134,7 @@ def reaches(service: str, address: str) -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "broker"])
 def test_the_data_services_have_no_route_out(service, outside):
     assert not reaches(service, outside), f"{service} reached a host outside the stack"
 
@@ -177,7 +180,13 @@ def test_no_secret_is_baked_into_the_built_images(service):
 
 def test_secrets_reach_the_app_as_files():
     listing = compose("exec", "-T", "app", "ls", "/run/secrets").stdout.split()
-    assert set(listing) == {"secret_key", "sentry_dsn", "db_app_password", "redis_app_password"}
+    assert set(listing) == {
+        "secret_key",
+        "sentry_dsn",
+        "db_app_password",
+        "redis_app_password",
+        "broker_app_password",
+    }
     env = {e.split("=", 1)[0] for e in inspect("app")["Config"]["Env"]}
     assert {"SECRET_KEY_FILE", "POSTGRES_PASSWORD_FILE", "REDIS_PASSWORD_FILE"} <= env
     assert {"SENTRY_DSN_FILE"} <= env

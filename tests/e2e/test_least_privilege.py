@@ -28,6 +28,7 @@ from tests.support.settings import (
 )
 from tests.support.stack import (
     compose,
+    inspect,
     overridden,
     run_python_in_network_of,
     wait_for,
@@ -105,10 +106,12 @@ def test_the_migration_job_gets_the_database_password_only():
 # --- Redis users ---------------------------------------------------------------------------
 
 
-def redis_as(user: str | None, password_secret: str | None, *command: str) -> str:
+def redis_as(
+    user: str | None, password_secret: str | None, *command: str, service: str = "redis"
+) -> str:
     auth = [] if user is None else ["--user", user]
     env = [] if password_secret is None else ["-e", f"REDISCLI_AUTH={secret(password_secret)}"]
-    result = compose("exec", "-T", *env, "redis", "redis-cli", "--no-auth-warning", *auth,
+    result = compose("exec", "-T", *env, service, "redis-cli", "--no-auth-warning", *auth,
                      *command, check=False)  # fmt: skip
     return (result.stdout + result.stderr).strip()
 
@@ -131,6 +134,31 @@ def test_the_exporters_redis_user_reads_and_writes_nothing():
     assert "redis_version" in redis_as("monitor", "redis_monitor_password", "INFO", "server")
     assert "NOPERM" in redis_as("monitor", "redis_monitor_password", "SET", "x", "1")
     assert "NOPERM" in redis_as("monitor", "redis_monitor_password", "GET", "x")
+
+
+def broker_as(user: str | None, password_secret: str | None, *command: str) -> str:
+    return redis_as(user, password_secret, *command, service="broker")
+
+
+def test_the_brokers_default_user_is_disabled_and_its_job_users_run_nothing_dangerous():
+    assert "NOAUTH" in broker_as(None, None, "PING")
+    for user in ("app", "worker"):
+        password = f"broker_{user}_password"
+        assert broker_as(user, password, "PING") == "PONG"
+        for command in (["KEYS", "*"], ["FLUSHALL"], ["CONFIG", "SET", "appendonly", "no"]):
+            assert "NOPERM" in broker_as(user, password, *command), (user, command)
+    assert "NOPERM" in broker_as("monitor", "broker_monitor_password", "LLEN", "jobs")
+
+
+def test_the_broker_keeps_every_job_on_disk_and_never_evicts_one():
+    def setting(name: str) -> str:
+        return broker_as("monitor", "broker_monitor_password", "CONFIG", "GET", name).split()[-1]
+
+    assert setting("appendonly") == "yes"
+    assert setting("appendfsync") == "always"
+    assert setting("maxmemory-policy") == "noeviction"
+    mounts = {m["Destination"]: m["Type"] for m in inspect("broker")["Mounts"]}
+    assert mounts.get("/data") == "volume"
 
 
 # --- Who reaches whom ----------------------------------------------------------------------
@@ -182,13 +210,14 @@ def test_alertmanager_is_reachable_by_prometheus_alone():
 
 def test_prometheus_reaches_the_metrics_ports_not_the_data_services():
     assert reaches("prometheus", "app", 9100)
-    for host, port in [("postgres", 5432), ("redis", 6379), ("nginx", 8443)]:
+    assert reaches("prometheus", "worker", 9100)
+    for host, port in [("postgres", 5432), ("redis", 6379), ("broker", 6379), ("nginx", 8443)]:
         assert not reaches("prometheus", host, port), f"Prometheus reaches {host}:{port}"
 
 
 def test_nginx_reaches_the_app_and_nothing_behind_it():
     assert reaches("nginx", "app", 8000)
-    for host, port in [("postgres", 5432), ("redis", 6379), ("prometheus", 9090)]:
+    for host, port in [("postgres", 5432), ("redis", 6379), ("broker", 6379), ("prometheus", 9090)]:
         assert not reaches("nginx", host, port), f"nginx reaches {host}:{port}"
 
 

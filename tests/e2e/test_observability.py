@@ -29,7 +29,7 @@ from tests.support.stack import (
     wait_healthy,
 )
 
-JOBS = {"app", "prometheus", "postgres", "redis", "nginx", "alertmanager"}
+JOBS = {"app", "worker", "broker", "prometheus", "postgres", "redis", "nginx", "alertmanager"}
 REQUIRED_ALERTS = {
     "TargetDown",
     "PostgresDown",

@@ -113,16 +113,26 @@ def secret_keys(docs: Docs, name: str, secret: str = "app-secrets") -> set[str]:
 
 def secret_files_read(docs: Docs, name: str) -> set[str]:
     """/run/secrets/* paths the container's process reads: named in its environment or command,
-    or in the scripts it runs from a mounted ConfigMap."""
+    or in the scripts it runs from a mounted ConfigMap. A script's `${NAME:-default}` reads as
+    the container's NAME when it is set, else as the default (redis/healthcheck.sh's
+    MONITOR_PASSWORD_FILE: the broker's monitor password, else the cache's)."""
     container = containers(docs)[name]
+    env = env_of(docs, name)
     texts = [
-        *env_of(docs, name).values(),
+        *env.values(),
         *container.get("command", []),
         *container.get("args", []),
     ]
     for path, source in mounted_volumes(docs, name, "configMap").items():
         if any(path in part for part in container.get("command", [])):
-            texts.extend(config_map_by_generated_name(docs, source["name"]).values())
+            for script in config_map_by_generated_name(docs, source["name"]).values():
+                texts.append(
+                    re.sub(
+                        r"\$\{([A-Za-z0-9_]+):-([^}]*)\}",
+                        lambda m: env.get(m[1], m[2]),
+                        script,
+                    )
+                )
     return set(re.findall(r"/run/secrets/[a-z0-9_]+", "\n".join(texts)))
 
 
@@ -152,15 +162,32 @@ def compose_service(name: str) -> dict[str, Any]:
     return compose()["services"][name]
 
 
+def compose_networks(name: str) -> set[str]:
+    """The networks a compose service is on (its `networks:` is a list or a mapping)."""
+    return set(compose_service(name).get("networks") or [])
+
+
+def compose_seconds(value: str) -> int:
+    """A compose duration (`60s`, `1m30s`) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([hms])", value)
+    assert parts and "".join(n + u for n, u in parts) == value, value
+    return sum(int(n) * units[u] for n, u in parts)
+
+
 # The compose services whose k8s counterpart is a container of the same name.
 MIRRORED = (
     "app",
+    "worker",
+    "scheduler",
     "migrate",
     "db-setup",
     "postgres",
     "redis",
+    "broker",
     "postgres-exporter",
     "redis-exporter",
+    "broker-exporter",
 )
 # Where k8s differs from compose on purpose, and why.
 ENV_DIFFERENCES = {
@@ -305,6 +332,9 @@ def test_the_app_gets_wiring_and_no_setting_or_version(overlay):
         "REDIS_URL",
         "REDIS_USER",
         "REDIS_PASSWORD_FILE",
+        "BROKER_URL",
+        "BROKER_USER",
+        "BROKER_PASSWORD_FILE",
     }
     # The version is the image's own (app/version.py): nothing in the render may override it.
     for container in containers(docs).values():
@@ -328,6 +358,17 @@ def test_each_process_gets_the_environment_compose_gives_it(overlay, service):
     env = env_of(docs, service)
     assert {key: env.get(key) for key in expected} == expected
     assert "TRUSTED_PROXIES" not in env, service
+
+
+def test_the_scheduler_gets_the_brokers_settings_alone(overlay):
+    # Celery beat only publishes: no database, cache or secret key, as in compose.
+    _, docs = overlay
+    env = env_of(docs, "scheduler")
+    assert env == {
+        key: compose_default(value)
+        for key, value in compose_service("scheduler")["environment"].items()
+    }
+    assert not containers(docs)["scheduler"].get("envFrom")
 
 
 def test_the_roles_are_composes(overlay):
@@ -356,6 +397,32 @@ def test_the_cache_prefix_is_the_one_redis_confines_the_app_to(overlay):
     assert prefix and env_of(docs, "redis")["CACHE_KEY_PREFIX"] == prefix
     assert env_of(docs, "app")["REDIS_USER"] == "app"
     assert env_of(docs, "redis-exporter")["REDIS_USER"] == "monitor"
+    # The worker is the app's cache and database client too: the same logins and prefix.
+    for key in ("POSTGRES_USER", "REDIS_USER", "CACHE_KEY_PREFIX"):
+        assert env_of(docs, "worker")[key] == env_of(docs, "app")[key], key
+
+
+def _broker_users(script: str) -> dict[str, str]:
+    """{ACL user: the secret file its password is hashed from} of redis/broker.sh."""
+    return dict(re.findall(r"^user (\w+) on #\$\(hashed (/run/secrets/\w+)\)", script, re.M))
+
+
+def test_each_broker_client_logs_in_as_its_own_acl_user_with_its_password(overlay):
+    # The app and the scheduler publish as `app`, the worker takes as `worker`, the exporter
+    # and the probes read as `monitor`: each with the password file the broker hashes for it.
+    _, docs = overlay
+    script = config_map(docs, "broker-setup")["broker.sh"]
+    assert "user default off" in script
+    users = _broker_users(script)
+    assert set(users) == {"app", "worker", "monitor"}
+    for client, user in (("app", "app"), ("scheduler", "app"), ("worker", "worker")):
+        env = env_of(docs, client)
+        assert env["BROKER_URL"] == "redis://broker:6379/0", client
+        assert (env["BROKER_USER"], env["BROKER_PASSWORD_FILE"]) == (user, users[user]), client
+    exporter = env_of(docs, "broker-exporter")
+    assert (exporter["REDIS_ADDR"], exporter["REDIS_USER"]) == ("redis://broker:6379", "monitor")
+    assert secret_files_read(docs, "broker-exporter") == {users["monitor"]}
+    assert env_of(docs, "broker")["MONITOR_PASSWORD_FILE"] == users["monitor"]
 
 
 def test_nginx_finds_the_app_through_the_cluster_dns_and_its_certificate(overlay):
@@ -457,7 +524,11 @@ def test_images(overlay):
         assert not found["app"]["image"].endswith(":local")
         assert not found["nginx"]["image"].endswith(":local")
     assert found["migrate"]["image"] == found["app"]["image"]
+    assert found["worker"]["image"] == found["app"]["image"]
+    assert found["scheduler"]["image"] == found["app"]["image"]
     assert found["db-setup"]["image"] == found["postgres"]["image"]
+    assert found["broker"]["image"] == found["redis"]["image"]
+    assert found["broker-exporter"]["image"] == found["redis-exporter"]["image"]
 
 
 # --- The scripts compose runs: db-setup, Redis ------------------------------------------------
@@ -469,6 +540,7 @@ COPIES = {
     "deploy/k8s/base/postgres/setup.sh": "postgres/setup.sh",
     "deploy/k8s/base/redis/start.sh": "redis/start.sh",
     "deploy/k8s/base/redis/healthcheck.sh": "redis/healthcheck.sh",
+    "deploy/k8s/base/redis/broker.sh": "redis/broker.sh",
 }
 
 
@@ -480,7 +552,7 @@ def test_the_script_copies_are_byte_identical_to_composes(copy_path):
     )
 
 
-@pytest.mark.parametrize("service", ["db-setup", "redis"])
+@pytest.mark.parametrize("service", ["db-setup", "redis", "broker"])
 def test_the_scripts_compose_mounts_are_mounted_where_compose_mounts_them(overlay, service):
     _, docs = overlay
     configs = compose()["configs"]
@@ -494,7 +566,7 @@ def test_the_scripts_compose_mounts_are_mounted_where_compose_mounts_them(overla
         assert data[filename] == source, config["target"]
 
 
-@pytest.mark.parametrize("service", ["db-setup", "redis"])
+@pytest.mark.parametrize("service", ["db-setup", "redis", "broker"])
 def test_they_run_the_entrypoint_compose_runs(overlay, service):
     _, docs = overlay
     assert containers(docs)[service]["command"] == compose_service(service)["entrypoint"]
@@ -513,11 +585,55 @@ def test_redis_runs_with_the_default_user_off_and_probes_as_monitor(overlay):
     assert "--user monitor" in config_map(docs, "redis-setup")["healthcheck.sh"]
 
 
-def test_the_redis_exporter_runs_composes_entrypoint(overlay):
+@pytest.mark.parametrize("service", ["redis-exporter", "broker-exporter"])
+def test_the_redis_exporters_run_composes_entrypoint(overlay, service):
     # The same string in both: `$$` escapes a `$` in compose and in Kubernetes alike.
     _, docs = overlay
-    command = containers(docs)["redis-exporter"]["command"]
-    assert command == compose_service("redis-exporter")["entrypoint"]
+    command = containers(docs)[service]["command"]
+    assert command == compose_service(service)["entrypoint"]
+
+
+def test_the_broker_is_durable_on_a_claim_of_its_own(overlay):
+    # compose's broker_data volume: the append-only file on a PersistentVolumeClaim, fsynced
+    # on every write, never evicting; the cache's /data stays an emptyDir.
+    _, docs = overlay
+    broker = find(docs, "StatefulSet", "broker")["spec"]
+    (claim,) = broker["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    container = containers(docs)["broker"]
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts["/data"] == claim["metadata"]["name"]
+    assert claim["metadata"]["name"] not in {v["name"] for v in pod_of(docs, "broker")["volumes"]}
+    # compose mounts a named volume (kept across restarts) there, not a tmpfs.
+    (volume,) = [v.split(":")[0] for v in compose_service("broker")["volumes"] if ":/data" in v]
+    assert volume in compose()["volumes"]
+    assert container["command"] == ["/bin/sh", "/etc/redis-setup/broker.sh"]
+    script = config_map(docs, "broker-setup")["broker.sh"]
+    for line in (
+        "dir /data",
+        "appendonly yes",
+        "appendfsync always",
+        "maxmemory-policy noeviction",
+    ):
+        assert re.search(rf"^{line}$", script, re.M), line
+    redis = find(docs, "StatefulSet", "redis")["spec"]
+    assert not redis.get("volumeClaimTemplates")
+
+
+def test_the_broker_probes_as_its_own_monitor(overlay):
+    _, docs = overlay
+    broker = containers(docs)["broker"]
+    healthcheck = compose_service("broker")["healthcheck"]["test"]
+    assert healthcheck[0] == "CMD"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert broker[probe]["exec"]["command"] == healthcheck[1:]
+    script = config_map(docs, "broker-setup")["healthcheck.sh"]
+    assert "--user monitor" in script and "MONITOR_PASSWORD_FILE" in script
+    assert secret_files_read(docs, "broker") >= {env_of(docs, "broker")["MONITOR_PASSWORD_FILE"]}
+    # The cache's pod sees no broker script, the broker's no cache script.
+    assert "broker.sh" not in config_map(docs, "redis-setup")
+    assert "start.sh" not in config_map(docs, "broker-setup")
 
 
 # --- Probes, migration, scaling ---------------------------------------------------------------
@@ -598,25 +714,108 @@ def test_stateful_services_are_statefulsets(overlay):
     _, docs = overlay
     find(docs, "StatefulSet", "postgres")
     find(docs, "StatefulSet", "redis")
+    find(docs, "StatefulSet", "broker")
+
+
+# --- The background jobs: worker and scheduler ----------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["worker", "scheduler"])
+def test_the_job_services_run_composes_command_and_healthcheck(overlay, service):
+    _, docs = overlay
+    container = containers(docs)[service]
+    assert container["command"] == compose_service(service)["command"]
+    assert not container.get("args")
+    healthcheck = compose_service(service)["healthcheck"]
+    assert healthcheck["test"][0] == "CMD"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["exec"]["command"] == healthcheck["test"][1:], probe
+        assert container[probe]["periodSeconds"] == compose_seconds(healthcheck["interval"])
+        assert container[probe]["timeoutSeconds"] == compose_seconds(healthcheck["timeout"])
+
+
+def test_the_worker_lets_running_jobs_finish_on_stop(overlay):
+    # Celery's warm shutdown within compose's stop_grace_period; a rollout starts the new
+    # worker before the old one stops.
+    _, docs = overlay
+    worker = find(docs, "Deployment", "worker")["spec"]
+    grace = compose_seconds(compose_service("worker")["stop_grace_period"])
+    assert worker["template"]["spec"]["terminationGracePeriodSeconds"] == grace == 60
+    assert worker["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_the_worker_serves_its_metrics_from_a_memory_tmp(overlay):
+    # The image's PROMETHEUS_MULTIPROC_DIR lies on the worker's /tmp, an emptyDir in memory
+    # (compose's tmpfs); the main process serves the sum on 9100, found through a headless
+    # Service (every replica, as compose's DNS discovery of `worker`).
+    _, docs = overlay
+    (multiproc,) = re.findall(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", (ROOT / "Dockerfile").read_text())
+    worker = containers(docs)["worker"]
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(docs, "worker")
+    spec = pod_of(docs, "worker")
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    (tmp,) = [m for m in worker["volumeMounts"] if multiproc.startswith(m["mountPath"] + "/")]
+    assert volumes[tmp["name"]]["emptyDir"]["medium"] == "Memory"
+    ports = {p["name"]: p["containerPort"] for p in worker["ports"]}
+    assert ports == {"metrics": 9100}
+    service = find(docs, "Service", "worker-metrics")["spec"]
+    assert service["clusterIP"] == "None"
+    assert service["selector"] == {"app.kubernetes.io/name": "worker"}
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(9100, "metrics")]
+
+
+def test_the_scheduler_is_one_replica_never_two_at_once(overlay):
+    # Celery beat publishes each period's job; Recreate stops the old pod before the new one
+    # starts, and no autoscaler may add one.
+    _, docs = overlay
+    scheduler = find(docs, "Deployment", "scheduler")["spec"]
+    assert scheduler["replicas"] == 1
+    assert scheduler["strategy"] == {"type": "Recreate"}
+    targets = {
+        d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert "scheduler" not in targets
+    container = containers(docs)["scheduler"]
+    assert "/tmp/celerybeat-schedule" in container["command"]
+    assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
 
 
 # --- Network policies -----------------------------------------------------------------------
 
 # compose.yaml's flows, one per (client, server, port): web (nginx -> app), metrics (Prometheus
-# -> the app's metrics port and the exporters; nginx's exporter is a sidecar here, so Prometheus
-# scrapes the nginx pod), backend (the app, the jobs and the exporters -> the data services).
+# -> the app's and the worker's metrics ports and the exporters; nginx's exporter is a sidecar
+# here, so Prometheus scrapes the nginx pod), backend (the app, the worker, the migrations and
+# the exporters -> the data services), queue (the app, the worker, the scheduler and the
+# broker's exporter -> the broker). Each is checked to be on a network compose gives both ends.
 EXPECTED_FLOWS = {
     ("nginx", "app", 8000),
     ("prometheus", "app", 9100),
+    ("prometheus", "worker", 9100),
     ("prometheus", "nginx", 9113),
     ("prometheus", "postgres-exporter", 9187),
     ("prometheus", "redis-exporter", 9121),
+    ("prometheus", "broker-exporter", 9121),
     ("app", "postgres", 5432),
     ("app", "redis", 6379),
+    ("app", "broker", 6379),
+    ("worker", "postgres", 5432),
+    ("worker", "redis", 6379),
+    ("worker", "broker", 6379),
+    ("scheduler", "broker", 6379),
     ("migrate", "postgres", 5432),
     ("postgres-exporter", "postgres", 5432),
     ("redis-exporter", "redis", 6379),
+    ("broker-exporter", "broker", 6379),
 }
+# The compose services a pod runs, where they are not just its own name.
+POD_SERVICES = {
+    "nginx": {"nginx", "nginx-exporter"},
+    "migrate": {"migrate", "db-setup"},
+}
+
+
+def compose_services_of(pod: str) -> set[str]:
+    return POD_SERVICES.get(pod, {pod})
 
 
 def workload_names(docs: Docs) -> set[str]:
@@ -687,20 +886,61 @@ def test_flows_between_the_pods_are_composes_and_no_other(overlay):
     assert inside == EXPECTED_FLOWS, "egress"
 
 
-def test_nothing_but_the_app_has_a_route_out_and_it_only_to_public_https(overlay):
-    # compose's jobs, data services and exporters are on internal networks only; the app has
-    # its own `egress` network (Sentry).
+def test_each_flow_is_on_a_network_compose_gives_both_ends():
+    # EXPECTED_FLOWS is written by hand: each of its flows must be one compose allows.
+    for client, server, port in EXPECTED_FLOWS:
+        shared = {
+            network
+            for a in compose_services_of(client)
+            for b in compose_services_of(server)
+            for network in compose_networks(a) & compose_networks(b)
+        }
+        assert shared, f"{client} -> {server}:{port}: no compose network in common"
+
+
+def test_the_broker_admits_the_queue_network_and_no_other(overlay):
+    # compose's `queue` is internal and the broker's only network: its clients are exactly
+    # the other services on it.
     _, docs = overlay
+    queue = {name for name in compose()["services"] if "queue" in compose_networks(name)}
+    assert compose()["networks"]["queue"]["internal"] is True
+    assert compose_networks("broker") == {"queue"}
+    clients = {a for a, b, _ in EXPECTED_FLOWS if b == "broker"}
+    assert clients == queue - {"broker"}
+    assert {a for a, b, _ in allowed(docs, "ingress") if b == "broker"} == clients
+    assert {b for a, b, _ in allowed(docs, "egress") if a == "broker"} == {"namespace:{}"}
+    # The scheduler is on `queue` alone: it reaches the broker and nothing else.
+    assert compose_networks("scheduler") == {"queue"}
+    assert {(b, p) for a, b, p in allowed(docs, "egress") if a == "scheduler"} == {
+        ("broker", 6379),
+        ("namespace:{}", 53),
+    }
+
+
+# The pods on compose's `egress` network, its route out (Sentry, the outside APIs a fork calls).
+ROUTED_OUT = {"app", "worker"}
+
+
+def test_nothing_but_the_app_and_the_worker_has_a_route_out_and_only_to_public_https(overlay):
+    # compose's scheduler, jobs, data services and exporters are on internal networks only;
+    # the app and the worker share the `egress` network.
+    _, docs = overlay
+    on_egress = {name for name in compose()["services"] if "egress" in compose_networks(name)}
+    assert on_egress == ROUTED_OUT
     pods = workload_names(docs)
     out = {(a, b, p) for a, b, p in allowed(docs, "egress") if b not in pods}
-    assert out == {(pod, "namespace:{}", 53) for pod in pods} | {("app", "ipBlock", 443)}
-    (block,) = [
-        peer["ipBlock"]
-        for rule in policy(docs, "app")["egress"]
-        for peer in rule.get("to", [])
-        if "ipBlock" in peer
-    ]
-    assert set(block["except"]) >= {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+    assert out == {(pod, "namespace:{}", 53) for pod in pods} | {
+        (pod, "ipBlock", 443) for pod in ROUTED_OUT
+    }
+    for pod in ROUTED_OUT:
+        (block,) = [
+            peer["ipBlock"]
+            for rule in policy(docs, pod)["egress"]
+            for peer in rule.get("to", [])
+            if "ipBlock" in peer
+        ]
+        assert block["cidr"] == "0.0.0.0/0", pod
+        assert set(block["except"]) >= {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, pod
     assert policy(docs, "allow-dns")["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {
         "k8s-app": "kube-dns"
     }
@@ -716,8 +956,10 @@ def test_only_metrics_ports_admit_another_namespaces_prometheus(overlay):
         ("*", "nginx", 8443),
         (scrape, "nginx", 9113),
         (scrape, "app", 9100),
+        (scrape, "worker", 9100),
         (scrape, "postgres-exporter", 9187),
         (scrape, "redis-exporter", 9121),
+        (scrape, "broker-exporter", 9121),
     }
 
 
@@ -744,11 +986,46 @@ def test_every_workload_has_its_own_policy(overlay):
 # --- Prometheus ----------------------------------------------------------------------------
 
 
-def test_app_pods_carry_scrape_annotations(overlay):
+@pytest.mark.parametrize("name", ["app", "worker"])
+def test_app_image_pods_carry_scrape_annotations(overlay, name):
     _, docs = overlay
-    annotations = find(docs, "Deployment", "app")["spec"]["template"]["metadata"]["annotations"]
+    annotations = find(docs, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "9100"
+
+
+def _scrape_jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_prometheus_scrapes_composes_jobs_under_their_names(overlay):
+    # The same job names as compose's prometheus/prometheus.yml (but Alertmanager, not carried
+    # over), so the alert rules' `job=` selectors (prometheus/rules/*.yml) find their series
+    # when loaded into this Prometheus; each target is a Service of the render.
+    _, docs = overlay
+    k8s = _scrape_jobs(yaml.safe_load(config_map(docs, "prometheus-config")["prometheus.yml"]))
+    ours = _scrape_jobs(yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text()))
+    assert set(k8s) == set(ours) - {"alertmanager"}
+    rules = "\n".join(p.read_text() for p in sorted((ROOT / "prometheus/rules").glob("*.yml")))
+    assert set(re.findall(r'job="([^"]+)"', rules)) <= set(k8s)
+    services = {
+        d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]}
+        for d in docs
+        if d["kind"] == "Service"
+    }
+    for name, job in k8s.items():
+        targets = [
+            (host, int(port))
+            for static in job.get("static_configs", [])
+            for host, port in (t.split(":") for t in static["targets"])
+        ] + [(n, sd["port"]) for sd in job.get("dns_sd_configs", []) for n in sd["names"]]
+        assert targets, name
+        for host, port in targets:
+            if host != "localhost":
+                assert port in services.get(host, set()), f"{name}: {host}:{port}"
+    (worker,) = k8s["worker"]["dns_sd_configs"]
+    assert find(docs, "Service", worker["names"][0])["spec"]["clusterIP"] == "None"
+    assert k8s["broker"]["static_configs"] == [{"targets": ["broker-exporter:9121"]}]
 
 
 def test_service_monitor_is_outside_the_build_and_matches(overlay):

@@ -175,18 +175,24 @@ def captured(name: str) -> list[str]:
 
 @contextlib.contextmanager
 def overridden(
-    service: str, settings: dict[str, Any], top: dict[str, Any] | None = None, wait: bool = True
+    service: str,
+    settings: dict[str, Any],
+    top: dict[str, Any] | None = None,
+    wait: bool = True,
+    scale: int | None = None,
 ) -> Iterator[None]:
     """Recreate SERVICE with a Compose override for the block (SETTINGS merged into the
-    service, TOP into the file: a test setting, an extra config), then recreate it from
-    compose.yaml and .env alone."""
+    service, TOP into the file: a test setting, an extra config), SCALE containers of it if
+    given, then recreate it from compose.yaml and .env alone."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=ROOT, prefix=".test-override-") as f:
         json.dump({"services": {service: settings}, **(top or {})}, f)
         f.flush()
         # Not --no-deps: Compose would hash the service without its dependencies, and the next
         # `make up` would recreate it.
         waiting = ["--wait", "--wait-timeout", "120"] if wait else []
-        compose("-f", "compose.yaml", "-f", f.name, "up", "-d", "--no-build", *waiting, service)
+        scaling = ["--scale", f"{service}={scale}"] if scale else []
+        compose("-f", "compose.yaml", "-f", f.name, "up", "-d", "--no-build", *waiting, *scaling,
+                service)  # fmt: skip
         try:
             yield
         finally:

@@ -81,6 +81,14 @@ def test_every_app_replica_is_scraped_by_prometheus():
     wait_for(all_scraped, 60, 2, "one app target per replica")
 
 
+def test_the_worker_the_one_scheduler_and_the_broker_run():
+    for service, count in [("worker", 1), ("scheduler", 1), ("broker", 1)]:
+        wait_replicas(f"{STACK}_{service}", count)
+    mode = docker("service", "inspect", "-f", "{{json .Spec.Mode}}", f"{STACK}_scheduler")
+    assert json.loads(mode) == {"Replicated": {"Replicas": 1}}
+    assert query('up{job="worker"} == 1'), "Prometheus does not scrape the worker"
+
+
 def test_swarm_does_not_publish_prometheus():
     ports = docker("service", "inspect", "-f", "{{json .Endpoint.Ports}}", f"{STACK}_prometheus")
     assert json.loads(ports) in (None, []), ports

@@ -53,6 +53,9 @@ SECRET_FILES = (
     "db_monitor_password",
     "redis_app_password",
     "redis_monitor_password",
+    "broker_app_password",
+    "broker_worker_password",
+    "broker_monitor_password",
 )
 TLS_FILES = ("fullchain.pem", "privkey.pem")
 
@@ -107,6 +110,10 @@ EXPECTED_UIDS = {
     "prometheus": 65534,
     "postgres-exporter": 65534,
     "redis-exporter": 59000,
+    "worker": 10001,
+    "scheduler": 10001,
+    "broker": 999,
+    "broker-exporter": 59000,
 }
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
 # Directories a container writes to: each must be a mounted volume (the root is read-only).
@@ -119,6 +126,10 @@ WRITABLE_PATHS = {
     "postgres": ["/tmp", "/var/run/postgresql", "/var/lib/postgresql/data"],
     "redis": ["/tmp", "/data"],
     "prometheus": ["/prometheus"],
+    # PROMETHEUS_MULTIPROC_DIR (/tmp/prometheus); beat's schedule file; the append-only file.
+    "worker": ["/tmp"],
+    "scheduler": ["/tmp"],
+    "broker": ["/tmp", "/data"],
 }
 
 _HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}\b")

@@ -1,0 +1,100 @@
+"""Background jobs: Celery, with its own Redis as the broker (never the cache's).
+
+Three processes use it, each from the app image:
+- the app publishes jobs (``POST /api/imports``): ``init_jobs(app)`` in ``create_app``;
+- the ``worker`` service runs them: ``celery -A app.jobs.worker:celery worker``, a Flask app
+  around every task, so tasks use the database and the cache as requests do;
+- the ``scheduler`` service (Celery beat, one replica) publishes the periodic jobs:
+  ``celery -A app.jobs.scheduler:celery beat``, with the broker settings alone.
+
+Jobs are acknowledged when they finish, not when taken (``task_acks_late``), and a job whose
+worker died is handed to another after JOB_VISIBILITY_TIMEOUT, so every job must be safe to
+run twice: app/imports/service.py shows how. Only JSON crosses the broker.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import before_task_publish
+from flask import Flask
+
+from app.config import Config
+from app.jobs.schedule import every
+
+QUEUE = "jobs"
+EXTENSION_KEY = "celery"
+
+
+def celery_settings(config: Config | dict[str, Any]) -> dict[str, Any]:
+    """Celery's settings from the app's (a Config, or a Flask app's config mapping)."""
+    get = config.get if isinstance(config, dict) else lambda name: getattr(config, name)
+    timeout = get("BROKER_TIMEOUT")
+    return {
+        "broker_url": get("BROKER_URL"),
+        "broker_connection_timeout": timeout,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "visibility_timeout": get("JOB_VISIBILITY_TIMEOUT"),
+            "socket_timeout": max(timeout, 5.0),
+            "socket_connect_timeout": timeout,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+        },
+        # A publish that fails is reported at once (the API answers 503), never retried
+        # behind the caller's back.
+        "task_publish_retry": False,
+        "task_default_queue": QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "result_backend": None,
+        # Taken jobs are acknowledged when they end; a worker lost mid-job hands it back.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": get("WORKER_CONCURRENCY"),
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_send_task_events": False,
+        "enable_utc": True,
+        "beat_schedule": {
+            "expire-imports": {
+                "task": "imports.expire",
+                "schedule": every(get("IMPORT_EXPIRY_INTERVAL_SECONDS")),
+            }
+        },
+    }
+
+
+def make_celery(
+    config: Config | dict[str, Any], task_cls: type[Task] | str | None = None
+) -> Celery:
+    celery = Celery("app", task_cls=task_cls or "celery.app.task:Task")
+    celery.config_from_object(celery_settings(config))
+    # The task modules register their tasks by name when imported.
+    celery.conf.imports = ("app.imports.tasks",)
+    return celery
+
+
+@before_task_publish.connect
+def _stamp(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """When the job entered the queue: the worker's metrics report the oldest one's age."""
+    if headers is not None:
+        headers["enqueued_at"] = time.time()
+
+
+def init_jobs(app: Flask) -> Celery:
+    """Bind Celery to APP: every task runs inside an app context of it."""
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = make_celery(dict(app.config), FlaskTask)
+    celery.set_default()
+    app.extensions[EXTENSION_KEY] = celery
+    return celery
