@@ -38,8 +38,9 @@ Cache
                              Redis was unreachable (app/caching.py)
 
 Background jobs (app/jobs/: the worker, the scheduler, the imports)
-  BROKER_URL                 [redis://broker:6379/0] the queue's Redis: not the cache's, which
-                             evicts keys and keeps nothing across a restart
+  JOBS_BROKER_URL            [redis://broker:6379/0] the queue's Redis: not the cache's, which
+                             evicts keys and keeps nothing across a restart. Not BROKER_URL:
+                             the celery command reads that one as its --broker option
   BROKER_USER                [none: the default user] the process's ACL user on the broker
   BROKER_PASSWORD *          [none]
   BROKER_TIMEOUT             [2] seconds to reach the broker before a job is refused (503)
@@ -88,6 +89,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.pool import StaticPool
 
 from app.version import __version__
@@ -314,6 +317,9 @@ class Config:
             "socket_timeout": REDIS_SOCKET_TIMEOUT,
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             "retry_on_timeout": False,
+            # redis-py 6 retries a failed command three times with up to 10 s of backoff by
+            # default; an unreachable cache must cost one timeout, then the database answers.
+            "retry": Retry(NoBackoff(), 0),
             "health_check_interval": 30,
         }
         if password is not None:
@@ -334,7 +340,7 @@ class Config:
         return env.optional("PROMETHEUS_MULTIPROC_DIR")
 
     def _load_jobs(self, env: Env) -> None:
-        self.BROKER_URL = self._broker_url(env)
+        self.JOBS_BROKER_URL = self._broker_url(env)
         self.BROKER_TIMEOUT = env.float("BROKER_TIMEOUT", 2.0, 0.1, 60.0)
         self.JOB_VISIBILITY_TIMEOUT = env.int("JOB_VISIBILITY_TIMEOUT", 60, minimum=5)
         self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)
@@ -346,15 +352,15 @@ class Config:
         )
 
     def _broker_url(self, env: Env) -> str:
-        """BROKER_URL with BROKER_USER and BROKER_PASSWORD put into it (quoted)."""
-        url = env.str("BROKER_URL", "redis://broker:6379/0")
+        """JOBS_BROKER_URL with BROKER_USER and BROKER_PASSWORD put into it (quoted)."""
+        url = env.str("JOBS_BROKER_URL", "redis://broker:6379/0")
         password = self._checked_secret(env, "BROKER_PASSWORD", required=False)
         user = env.optional("BROKER_USER")
         if password is None and user is None:
             return url
         scheme, sep, rest = url.partition("://")
         if not sep or "@" in rest.split("/", 1)[0]:
-            raise ConfigError("BROKER_URL must be scheme://host:port/db, without credentials")
+            raise ConfigError("JOBS_BROKER_URL must be scheme://host:port/db, without credentials")
         credentials = quote(user or "", safe="")
         if password is not None:
             credentials += ":" + quote(password, safe="")

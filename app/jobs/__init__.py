@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, setup_logging
 from flask import Flask
 
 from app.config import Config
@@ -28,12 +28,19 @@ QUEUE = "jobs"
 EXTENSION_KEY = "celery"
 
 
+@setup_logging.connect
+def keep_the_apps_logging(**_: Any) -> None:
+    """With a receiver on this signal Celery leaves logging alone, so the worker and the
+    scheduler log JSON lines at LOG_LEVEL as the app does (app/logs.py), not Celery's text at
+    its own default, WARNING, which would silence every job's INFO line."""
+
+
 def celery_settings(config: Config | dict[str, Any]) -> dict[str, Any]:
     """Celery's settings from the app's (a Config, or a Flask app's config mapping)."""
     get = config.get if isinstance(config, dict) else lambda name: getattr(config, name)
     timeout = get("BROKER_TIMEOUT")
     return {
-        "broker_url": get("BROKER_URL"),
+        "broker_url": get("JOBS_BROKER_URL"),
         "broker_connection_timeout": timeout,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {

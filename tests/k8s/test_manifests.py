@@ -332,7 +332,7 @@ def test_the_app_gets_wiring_and_no_setting_or_version(overlay):
         "REDIS_URL",
         "REDIS_USER",
         "REDIS_PASSWORD_FILE",
-        "BROKER_URL",
+        "JOBS_BROKER_URL",
         "BROKER_USER",
         "BROKER_PASSWORD_FILE",
     }
@@ -417,7 +417,7 @@ def test_each_broker_client_logs_in_as_its_own_acl_user_with_its_password(overla
     assert set(users) == {"app", "worker", "monitor"}
     for client, user in (("app", "app"), ("scheduler", "app"), ("worker", "worker")):
         env = env_of(docs, client)
-        assert env["BROKER_URL"] == "redis://broker:6379/0", client
+        assert env["JOBS_BROKER_URL"] == "redis://broker:6379/0", client
         assert (env["BROKER_USER"], env["BROKER_PASSWORD_FILE"]) == (user, users[user]), client
     exporter = env_of(docs, "broker-exporter")
     assert (exporter["REDIS_ADDR"], exporter["REDIS_USER"]) == ("redis://broker:6379", "monitor")

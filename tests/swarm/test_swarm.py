@@ -86,7 +86,8 @@ def test_the_worker_the_one_scheduler_and_the_broker_run():
         wait_replicas(f"{STACK}_{service}", count)
     mode = docker("service", "inspect", "-f", "{{json .Spec.Mode}}", f"{STACK}_scheduler")
     assert json.loads(mode) == {"Replicated": {"Replicas": 1}}
-    assert query('up{job="worker"} == 1'), "Prometheus does not scrape the worker"
+    # Found by DNS (refreshed every 15 s) once its task runs, then scraped.
+    wait_for(lambda: bool(query('up{job="worker"} == 1')), 60, 2, "Prometheus scraping the worker")
 
 
 def test_swarm_does_not_publish_prometheus():

@@ -3,16 +3,21 @@ that make a job survive its worker (app/jobs/)."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from app.config import get_config
-from app.jobs import celery_settings, healthcheck
+from app.jobs import celery_settings, healthcheck, make_celery
 from app.jobs.schedule import every, period_of
 
 pytestmark = pytest.mark.unit
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 
 def test_periods_are_counted_on_the_clock():
@@ -46,12 +51,38 @@ def test_the_broker_url_carries_the_user_and_the_quoted_password(tmp_path):
     secret.write_text("p@ss/word\n")
     config = get_config("production", environ={
         "BROKER_USER": "worker", "BROKER_PASSWORD_FILE": str(secret)}, jobs_only=True)  # fmt: skip
-    assert config.BROKER_URL == "redis://worker:p%40ss%2Fword@broker:6379/0"
+    assert config.JOBS_BROKER_URL == "redis://worker:p%40ss%2Fword@broker:6379/0"
+
+
+def test_no_setting_is_read_by_the_celery_command_behind_the_apps_back():
+    """The `celery` command takes options from the environment (BROKER_URL becomes --broker,
+    overriding the URL with credentials that app/config.py builds): no setting of ours may
+    share a name with them."""
+    from celery.bin.celery import celery as command
+
+    celery_reads = {name for option in command.params for name in [option.envvar] if name}
+    assert "BROKER_URL" in celery_reads  # the collision this guards against still exists
+    ours = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert "JOBS_BROKER_URL" in ours
+    assert not ours & celery_reads, ours & celery_reads
+
+
+def test_celery_leaves_the_apps_logging_alone():
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    root.setLevel(logging.INFO)
+    try:
+        celery = make_celery(get_config("testing", environ={}))
+        celery.log.setup(loglevel="WARNING")  # what `celery worker` does at start
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before[0])
+        root.handlers[:] = before[1]
 
 
 def test_the_healthcheck_is_unhealthy_when_the_broker_does_not_answer(monkeypatch, capsys):
     monkeypatch.setenv("FLASK_CONFIG", "production")
-    monkeypatch.setenv("BROKER_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("JOBS_BROKER_URL", "redis://127.0.0.1:9/0")
     monkeypatch.setenv("BROKER_TIMEOUT", "0.5")
     assert healthcheck.main(["broker"]) == 1
     assert "broker is unreachable" in capsys.readouterr().err
