@@ -30,6 +30,11 @@ NGINX_UPSTREAM=${NGINX_UPSTREAM:-app:8000}
 NGINX_RESOLVER=${NGINX_RESOLVER:-127.0.0.11}
 NGINX_RESOLVER_VALID=${NGINX_RESOLVER_VALID:-2s}
 NGINX_CERT_DIR=${NGINX_CERT_DIR:-/etc/nginx/certs}
+# Where the `acme` service installs the certificate it obtains (docs/certificates.md): when one
+# is there, it is served instead of the default one in NGINX_CERT_DIR.
+NGINX_ACME_CERT_DIR=${NGINX_ACME_CERT_DIR:-/etc/nginx/acme}
+# How often the certificate files are checked for a change, which reloads nginx (seconds).
+NGINX_CERT_POLL_SECONDS=${CERT_POLL_SECONDS:-5}
 NGINX_UPSTREAM_HOST=${NGINX_UPSTREAM%:*}
 NGINX_UPSTREAM_PORT=${NGINX_UPSTREAM##*:}
 # The port part of redirect targets: empty for the default HTTPS port.
@@ -43,9 +48,11 @@ export NGINX_SERVER_NAME NGINX_PUBLIC_HTTPS_PORT NGINX_PUBLIC_HTTPS_PORT_SUFFIX 
   NGINX_STATIC_RATE_LIMIT NGINX_STATIC_RATE_BURST NGINX_CONN_LIMIT \
   NGINX_PROXY_CONNECT_TIMEOUT NGINX_PROXY_READ_TIMEOUT \
   NGINX_PROXY_SEND_TIMEOUT NGINX_FORWARDED_PREFIX NGINX_WORKER_CONNECTIONS NGINX_UPSTREAM_HOST \
-  NGINX_UPSTREAM_PORT NGINX_RESOLVER NGINX_RESOLVER_VALID NGINX_CERT_DIR
+  NGINX_UPSTREAM_PORT NGINX_RESOLVER NGINX_RESOLVER_VALID NGINX_CERT_DIR NGINX_SERVED_CERT_DIR
 
 out=/tmp/nginx
+# nginx reads its certificate from a copy of its own here (see serve_certificate below).
+NGINX_SERVED_CERT_DIR=$out/tls
 mkdir -p "$out/snippets"
 # Buffered request bodies and responses: their own tmpfs (compose.yaml), apart from the config.
 buffers=/var/cache/nginx
@@ -63,9 +70,90 @@ done
 # connection is ever closed by a deploy.
 mkdir -p "$out/route"
 
+# The certificate. nginx serves a copy in $NGINX_SERVED_CERT_DIR of one of two sources: the
+# ACME certificate when the `acme` service has installed one (its `live` generation, whose two
+# files never change once written), otherwise the default one (self-signed by `make up`, or
+# the Kubernetes Secret). A watcher checks the sources every NGINX_CERT_POLL_SECONDS; on a
+# change it copies the new pair, checks it with `nginx -t` and reloads nginx gracefully (old
+# workers finish their requests), or puts the old pair back if nginx refuses the new one.
 if [ ! -r "$NGINX_CERT_DIR/fullchain.pem" ] || [ ! -r "$NGINX_CERT_DIR/privkey.pem" ]; then
   echo "nginx: no readable certificate at $NGINX_CERT_DIR/fullchain.pem and privkey.pem (make up creates a self-signed one)" >&2
   exit 1
 fi
+
+# The directory of the pair to serve now.
+certificate_source() {
+  if acme_live=$(readlink -f "$NGINX_ACME_CERT_DIR/live" 2>/dev/null) \
+    && [ -r "$acme_live/fullchain.pem" ] && [ -r "$acme_live/privkey.pem" ]; then
+    echo "$acme_live"
+  else
+    echo "$NGINX_CERT_DIR"
+  fi
+}
+
+# A fingerprint of a pair: what changed is all the watcher needs to know.
+certificate_sum() {
+  cat "$1/fullchain.pem" "$1/privkey.pem" 2>/dev/null | cksum
+}
+
+# Copy the pair in $1 to the served directory, each file replaced by a rename.
+serve_certificate() {
+  for name in fullchain.pem privkey.pem; do
+    cat "$1/$name" > "$NGINX_SERVED_CERT_DIR/.$name.new" || return 1
+    mv -f "$NGINX_SERVED_CERT_DIR/.$name.new" "$NGINX_SERVED_CERT_DIR/$name"
+  done
+}
+
+# Keep the pair served before a change, to go back to if nginx refuses the new one.
+keep_previous() {
+  cp -f "$NGINX_SERVED_CERT_DIR/fullchain.pem" "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem"
+  cp -f "$NGINX_SERVED_CERT_DIR/privkey.pem" "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem"
+}
+
+restore_previous() {
+  mv -f "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem" "$NGINX_SERVED_CERT_DIR/fullchain.pem"
+  mv -f "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem" "$NGINX_SERVED_CERT_DIR/privkey.pem"
+}
+
+watch_certificates() {
+  source="$1" sum="$2"
+  # A failed step waits for the next round; it never ends the watcher.
+  set +e
+  while sleep "$NGINX_CERT_POLL_SECONDS"; do
+    next=$(certificate_source)
+    next_sum=$(certificate_sum "$next")
+    if [ "$next" = "$source" ] && [ "$next_sum" = "$sum" ]; then
+      continue
+    fi
+    keep_previous
+    if serve_certificate "$next" && nginx -q -t -c "$out/nginx.conf" 2>/dev/null; then
+      if nginx -s reload -c "$out/nginx.conf"; then
+        echo "nginx: certificate from $next reloaded" >&2
+      fi
+      rm -f "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem" "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem"
+      source=$next sum=$next_sum
+    else
+      restore_previous
+      echo "nginx: the certificate in $next was refused (nginx -t); still serving the previous one" >&2
+      # Not again until it changes.
+      source=$next sum=$next_sum
+    fi
+  done
+}
+
+# The copies, the key among them, are nginx's alone.
+umask 077
+mkdir -p "$NGINX_SERVED_CERT_DIR"
+source_dir=$(certificate_source)
+serve_certificate "$source_dir"
+if [ "$source_dir" != "$NGINX_CERT_DIR" ] && ! nginx -q -t -c "$out/nginx.conf" 2>/dev/null; then
+  echo "nginx: the certificate in $source_dir was refused (nginx -t); serving the one in $NGINX_CERT_DIR" >&2
+  serve_certificate "$NGINX_CERT_DIR"
+fi
 nginx -q -t -c "$out/nginx.conf"
+if [ "${1:-}" = nginx ]; then
+  # In the background for as long as the container runs (nginx, exec'd below, becomes its
+  # parent); it stops with the container.
+  watch_certificates "$source_dir" "$(certificate_sum "$source_dir")" &
+fi
 exec "$@"

@@ -4,7 +4,8 @@
 #             DSN, the alert webhook's URL) start blank, which means "not set"; Prometheus's
 #             certificate and web config for when it is published beyond loopback
 #   certs/    a self-signed certificate for localhost (SANs localhost, 127.0.0.1), in a 0700
-#             directory, and the ACME webroot (0755: its files are public by design)
+#             directory: what nginx serves until the `acme` service has obtained one
+#             (docs/certificates.md)
 # Then every secret file and the TLS key are given to the user of the services that mount them,
 # readable by nothing else (scripts/secret_permissions.py reads who that is from compose.yaml).
 set -euo pipefail
@@ -12,7 +13,6 @@ cd "$(dirname "$0")/.."
 
 secrets_dir=${SECRETS_DIR:-./secrets}
 cert_dir=${CERT_DIR:-./certs}
-acme_webroot=${ACME_WEBROOT:-./certs/acme}
 
 umask 077
 mkdir -p "$secrets_dir"
@@ -64,9 +64,8 @@ if [ ! -e "$secrets_dir/prometheus_web.yml" ]; then
   echo "created $secrets_dir/prometheus_web.yml"
 fi
 
-mkdir -p "$cert_dir" "$acme_webroot/.well-known/acme-challenge"
+mkdir -p "$cert_dir"
 chmod 700 "$cert_dir"
-chmod 755 "$acme_webroot" "$acme_webroot/.well-known" "$acme_webroot/.well-known/acme-challenge"
 if [ ! -e "$cert_dir/fullchain.pem" ] || [ ! -e "$cert_dir/privkey.pem" ]; then
   command -v openssl >/dev/null || { echo "openssl is needed to create the self-signed certificate: install openssl" >&2; exit 1; }
   openssl req -x509 -newkey rsa:2048 -sha256 -days 825 -nodes \

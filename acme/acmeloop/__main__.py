@@ -54,6 +54,7 @@ def run() -> int:
             "SERVER_NAME (a public domain) and ACME_EMAIL are not "
             "both set: no ACME certificate; nginx serves its default certificate.",
         )
+    failures = 0
     while not stop.is_set():
         try:
             ok = core.cycle(settings)
@@ -64,7 +65,8 @@ def run() -> int:
                 f"The certificate cycle failed unexpectedly: {type(error).__name__}: {error}.",
             )
             ok = False
-        stop.wait(settings.check_interval if ok else settings.retry_interval)
+        failures = 0 if ok else failures + 1
+        stop.wait(core.next_attempt_in(settings, failures))
     return 0
 
 

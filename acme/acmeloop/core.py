@@ -205,6 +205,11 @@ def renewal_reason(settings: Settings, now: float, force: bool = False) -> str |
         return f"the ACME server changed ({server} -> {settings.server})"
     if current.days_left(now) < settings.renew_before_days:
         return f"it expires in {current.days_left(now):.1f} days"
+    # What nginx serves counts too: an installed certificate that expires (restored from an
+    # old backup, or installed by hand) is renewed as if it were certbot's.
+    served = cert_info(installed_fullchain(settings))
+    if served is not None and served.days_left(now) < settings.renew_before_days:
+        return f"the installed certificate expires in {served.days_left(now):.1f} days"
     return None
 
 
@@ -439,6 +444,15 @@ def locked(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def next_attempt_in(settings: Settings, failures: int) -> float:
+    """Seconds until the next cycle: the check interval after a success; after failures, 1, 2,
+    4, ... minutes up to ACME_RETRY_INTERVAL (a DNS record or a port just being set up gets a
+    prompt retry, and a CA's limit on failed validations is not run into)."""
+    if failures == 0:
+        return settings.check_interval
+    return min(settings.retry_interval, 60.0 * 2 ** min(failures - 1, 20))
+
+
 # --- One cycle ---------------------------------------------------------------------------------
 
 
@@ -490,7 +504,7 @@ def cycle(
                     "failure",
                     f"Obtaining the certificate for {', '.join(settings.domains)} from "
                     f"{settings.server} failed ({reason}): {failure_detail(output)}; {still}; "
-                    f"next attempt in {settings.retry_interval:.0f} s.",
+                    "it is tried again later.",
                     domains=list(settings.domains),
                     server=settings.server,
                     reason=reason,

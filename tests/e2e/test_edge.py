@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.acme import challenge_file
 from tests.support.contract import (
     assert_security_headers_once,
     handshake,
@@ -93,19 +94,13 @@ def test_tls_sessions_are_resumed():
 
 
 def test_acme_challenge_is_served_over_plain_http():
-    token = f"test-{uuid.uuid4().hex}"
-    challenge_dir = CERT_DIR / "acme" / ".well-known" / "acme-challenge"
-    path = challenge_dir / token
-    path.write_text("challenge-response")
-    path.chmod(0o644)
-    try:
+    # The `acme` service writes the webroot (a volume nginx reads): tests/e2e/test_acme.py.
+    with challenge_file("challenge-response") as token:
         response = requests.get(
             f"{HTTP_BASE}/.well-known/acme-challenge/{token}", allow_redirects=False, timeout=5
         )
         assert response.status_code == 200
         assert response.text == "challenge-response"
-    finally:
-        path.unlink()
 
 
 @pytest.mark.parametrize("scheme_port", [("https", HTTPS_PORT), ("http", HTTP_PORT)])

@@ -87,6 +87,7 @@ NETWORKS = {
     "postgres-exporter": {"backend", "metrics"},
     "redis-exporter": {"backend", "metrics"},
     "nginx-exporter": {"status", "metrics"},
+    "acme": {"acme", "metrics"},
 }
 
 
@@ -106,6 +107,8 @@ def test_nginx_and_the_app_share_a_network_nothing_else_is_on():
     # The route out (Sentry) is the app's and the worker's alone; the broker's clients alone
     # reach it.
     assert members("egress") == {"app", "worker"}
+    # The certificate client's route out to the CA is its own.
+    assert members("acme") == {"acme"}
     assert members("queue") == {"app", "worker", "scheduler", "broker", "broker-exporter"}
     assert "prometheus" not in members("backend") and "nginx" not in members("backend")
 

@@ -29,7 +29,8 @@ from tests.support.stack import (
     wait_healthy,
 )
 
-JOBS = {"app", "worker", "broker", "prometheus", "postgres", "redis", "nginx", "alertmanager"}
+JOBS = {"app", "worker", "broker", "prometheus", "postgres", "redis", "nginx", "alertmanager",
+        "acme"}  # fmt: skip
 REQUIRED_ALERTS = {
     "TargetDown",
     "PostgresDown",
@@ -38,6 +39,8 @@ REQUIRED_ALERTS = {
     "HighLatencyP95",
     "DatabasePoolNearExhaustion",
     "AppMetricsMissing",
+    "CertificateExpiresSoon",
+    "CertificateRenewalFailed",
 }
 
 

@@ -329,3 +329,22 @@ def test_a_certificate_given_on_stdin_is_installed_as_if_issued(tmp_path, monkey
     info = core.cert_info(core.installed_fullchain(settings))
     assert info.serial == "7" and info.not_after == NOW - DAY
     assert json_lines(capsys)[-1]["outcome"] == "installed"
+
+
+def test_an_expired_certificate_installed_by_hand_is_renewed_at_the_next_cycle(tmp_path, capsys):
+    settings = settings_for(tmp_path)
+    certbot = FakeCertbot(settings)
+    core.cycle(settings, runner=certbot, clock=lambda: NOW)
+    fullchain, key = make_pem(["example.com"], NOW - DAY, serial=7)
+    core.install(settings, fullchain, key)
+    assert "installed certificate expires" in core.renewal_reason(settings, NOW)
+    assert core.cycle(settings, runner=certbot, clock=lambda: NOW)
+    assert "--force-renewal" in certbot.commands[-1]
+    info = core.cert_info(core.installed_fullchain(settings))
+    assert info.serial != "7" and info.not_after > NOW
+
+
+def test_after_failures_the_next_attempt_backs_off_up_to_the_retry_interval(tmp_path):
+    settings = settings_for(tmp_path, ACME_RETRY_INTERVAL="3600", ACME_CHECK_INTERVAL="43200")
+    waits = [core.next_attempt_in(settings, n) for n in range(9)]
+    assert waits == [43200, 60, 120, 240, 480, 960, 1920, 3600, 3600]

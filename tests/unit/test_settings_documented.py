@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from acmeloop.core import Settings
 
 from app import migration_job
 from app.config import get_config
@@ -68,6 +69,12 @@ def read_by_the_migration_job(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return environ.read
 
 
+def read_by_the_acme_client() -> set[str]:
+    environ = RecordingEnviron({})
+    Settings.from_environ(environ)
+    return environ.read
+
+
 def shell_variables(path: str) -> Iterator[str]:
     """Names a shell script expands with a default (${NAME:-...}) or requires (${NAME})."""
     text = (ROOT / path).read_text()
@@ -101,6 +108,7 @@ def test_every_variable_the_stack_reads_is_in_env_example(monkeypatch: pytest.Mo
         read_by_the_app()
         | read_by_gunicorn(monkeypatch)
         | read_by_the_migration_job(monkeypatch)
+        | read_by_the_acme_client()
         | script_variables()
         | compose_variables()
         | compose_variables("deploy/swarm/compose.swarm.yaml")
@@ -118,6 +126,18 @@ def test_the_recording_sees_what_each_reader_reads(monkeypatch: pytest.MonkeyPat
     assert "MIGRATE_LOCK_TIMEOUT" in read_by_the_migration_job(monkeypatch)
     assert {"RATE_BURST", "ALERT_GROUP_WAIT", "SWARM_STACK"} <= script_variables()
     assert "HTTPS_PORT" in compose_variables()
+    assert {"SERVER_NAME", "ACME_EMAIL", "ACME_RETRY_INTERVAL"} <= read_by_the_acme_client()
+
+
+def test_the_defaults_env_example_states_are_the_acme_clients():
+    documented = documented_defaults()
+    default = Settings.from_environ({})
+    # The wiring (ACME_STATE_DIR and the like) is compose.yaml's, not a default of .env.example.
+    names = [n for n in read_by_the_acme_client() if n.startswith("ACME_") and n in documented]
+    assert len(names) >= 8
+    for name in names:
+        value = documented[name]
+        assert Settings.from_environ({name: value}) == default, f"{name}={value} is not the default"
 
 
 def documented_defaults() -> dict[str, str]:
