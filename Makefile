@@ -65,6 +65,10 @@ reload:  ## Reload nginx, Prometheus and Alertmanager after editing their config
 	$(COMPOSE) kill -s HUP prometheus alertmanager
 	$(COMPOSE) exec nginx nginx -s reload -c /tmp/nginx/nginx.conf
 
+.PHONY: renew-cert
+renew-cert:  ## Renew the ACME certificate now (SERVER_NAME and ACME_EMAIL set); nginx picks it up by itself
+	$(COMPOSE) exec acme python -m acmeloop renew --force
+
 .PHONY: ps
 ps:  ## Show the services and their health
 	$(COMPOSE) ps
@@ -97,7 +101,7 @@ pin-images:  ## Pin the default images in compose.yaml to the digests their regi
 
 .PHONY: requirements
 requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
-	for name in requirements requirements-dev requirements-mutation; do \
+	for name in requirements requirements-dev requirements-mutation acme/requirements; do \
 	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
 	    --allow-unsafe --strip-extras --no-emit-index-url --output-file $$name.txt $$name.in || exit 1; \
 	done

@@ -41,7 +41,13 @@ def direct(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["requirements.txt", "requirements-dev.txt", "requirements-mutation.txt"]
+    "name",
+    [
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements-mutation.txt",
+        "acme/requirements.txt",
+    ],
 )
 def test_every_package_is_pinned_with_its_files_hashes(name):
     listed = entries(name)
@@ -56,6 +62,7 @@ def test_every_package_is_pinned_with_its_files_hashes(name):
         ("requirements.in", "requirements.txt"),
         ("requirements-dev.in", "requirements-dev.txt"),
         ("requirements-mutation.in", "requirements-mutation.txt"),
+        ("acme/requirements.in", "acme/requirements.txt"),
     ],
 )
 def test_the_generated_list_holds_each_direct_pin_at_its_version(source, generated):
@@ -89,4 +96,5 @@ def test_the_test_virtualenv_holds_every_package_of_the_app():
 def test_the_image_and_the_virtualenv_install_with_hashes_required():
     hashed = r"pip install [^\n]*--require-hashes[^\n]*-r "
     assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "Dockerfile").read_text())
+    assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "acme" / "Dockerfile").read_text())
     assert re.search(hashed + r"requirements-dev\.txt", (ROOT / "Makefile").read_text())
