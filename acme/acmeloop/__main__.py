@@ -3,7 +3,9 @@
 run          the service: a cycle now, then one every ACME_CHECK_INTERVAL seconds (every
              ACME_RETRY_INTERVAL after a failure), with the metrics on ACME_METRICS_PORT
 renew        one cycle now; --force renews even if the certificate is not due
-             (`make renew-cert` runs `renew --force` in the running container)
+             (`make renew-cert` runs `renew --force` in the running container). The
+             service's own process runs it, so its log lines are in the container's log;
+             this command waits for the outcome, prints it and exits 1 on failure
 install-pem  install a private key and its certificate chain given as one PEM on stdin, as if
              issued (the tests install an expired certificate this way); the next renewal
              replaces it
@@ -13,11 +15,13 @@ health       the container's healthcheck: the metrics endpoint answers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
 import sys
 import threading
+import time
 import urllib.request
 
 from . import core
@@ -32,12 +36,32 @@ def _settings() -> core.Settings:
         raise SystemExit(2) from None
 
 
+class Wakeup:
+    """What the service loop waits on: its next cycle, a renewal requested by `renew`
+    (SIGUSR1), or the end (SIGTERM)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.stopping = False
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+        self.event.set()
+
+    def wait(self, seconds: float) -> None:
+        self.event.wait(seconds)
+        self.event.clear()
+
+
 def run() -> int:
     settings = _settings()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    wakeup = Wakeup()
+    signal.signal(signal.SIGTERM, wakeup.stop)
+    signal.signal(signal.SIGINT, wakeup.stop)
+    signal.signal(signal.SIGUSR1, lambda *_: wakeup.event.set())
     serve(settings)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    core.pid_file(settings).write_text(str(os.getpid()))
     if settings.enabled:
         core.log(
             "start",
@@ -55,22 +79,32 @@ def run() -> int:
             "both set: no ACME certificate; nginx serves its default certificate.",
         )
     failures = 0
-    while not stop.is_set():
-        try:
-            ok = core.cycle(settings)
-        except Exception as error:  # a bug or a full disk must not end the renewals for good
-            core.log(
-                "renewal",
-                "failure",
-                f"The certificate cycle failed unexpectedly: {type(error).__name__}: {error}.",
-            )
-            ok = False
-        failures = 0 if ok else failures + 1
-        stop.wait(core.next_attempt_in(settings, failures))
+    next_cycle = 0.0
+    while not wakeup.stopping:
+        request = core.take_request(settings)
+        if request is not None or time.monotonic() >= next_cycle:
+            ok = _cycle(settings, force=bool(request and request.get("force")))
+            if request is not None:
+                core.answer_request(settings, request, ok, core.last_record)
+            failures = 0 if ok else failures + 1
+            next_cycle = time.monotonic() + core.next_attempt_in(settings, failures)
+        wakeup.wait(max(0.0, next_cycle - time.monotonic()))
     return 0
 
 
-def renew(force: bool) -> int:
+def _cycle(settings: core.Settings, force: bool = False) -> bool:
+    try:
+        return core.cycle(settings, force=force)
+    except Exception as error:  # a bug or a full disk must not end the renewals for good
+        core.log(
+            "renewal",
+            "failure",
+            f"The certificate cycle failed unexpectedly: {type(error).__name__}: {error}.",
+        )
+        return False
+
+
+def renew(force: bool, timeout: float = 900) -> int:
     settings = _settings()
     if not settings.enabled:
         core.log(
@@ -79,7 +113,21 @@ def renew(force: bool) -> int:
             "Nothing to renew: set SERVER_NAME to a public domain and ACME_EMAIL first.",
         )
         return 1
-    return 0 if core.cycle(settings, force=force) else 1
+    pid = core.service_pid(settings)
+    if pid is None:
+        # No service running (`docker compose run`): do it here.
+        return 0 if _cycle(settings, force=force) else 1
+    request = core.make_request(settings, force)
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = core.read_answer(settings, request)
+        if answer is not None:
+            print(json.dumps(answer.get("record") or {}), flush=True)
+            return 0 if answer.get("ok") else 1
+        time.sleep(0.2)
+    print(f"The acme service did not answer within {timeout:.0f} s.", file=sys.stderr)
+    return 1
 
 
 def install_pem() -> int:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +132,8 @@ class Settings:
 # --- Logging -----------------------------------------------------------------------------------
 
 
-def log(event: str, outcome: str, message: str, **fields: object) -> None:
-    """One JSON object per line on stdout, as every service of the stack logs."""
+def log(event: str, outcome: str, message: str, **fields: object) -> dict:
+    """One JSON object per line on stdout, as every service of the stack logs; returned."""
     now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     record = {
         "time": now,
@@ -145,6 +146,13 @@ def log(event: str, outcome: str, message: str, **fields: object) -> None:
     }
     sys.stdout.write(json.dumps(record, default=str) + "\n")
     sys.stdout.flush()
+    global last_record
+    last_record = record
+    return record
+
+
+# The last line logged: what a renewal requested through the service reports back.
+last_record: dict = {}
 
 
 # --- Certificates ------------------------------------------------------------------------------
@@ -294,13 +302,11 @@ def forget_account(settings: Settings) -> None:
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def run_certbot(
-    settings: Settings, renew: bool, runner: Runner = subprocess.run
-) -> tuple[bool, str]:
+def run_certbot(settings: Settings, renew: bool, runner: Runner | None = None) -> tuple[bool, str]:
     """Run certbot once; (succeeded, its output)."""
     settings.webroot.joinpath(".well-known", "acme-challenge").mkdir(parents=True, exist_ok=True)
     try:
-        result = runner(
+        result = (runner or subprocess.run)(
             certbot_command(settings, renew),
             env=certbot_environment(settings),
             capture_output=True,
@@ -315,7 +321,7 @@ def run_certbot(
     return result.returncode == 0, (result.stdout or "") + (result.stderr or "")
 
 
-def obtain(settings: Settings, renew: bool, runner: Runner = subprocess.run) -> tuple[bool, str]:
+def obtain(settings: Settings, renew: bool, runner: Runner | None = None) -> tuple[bool, str]:
     """run_certbot, once more with a new account if the CA no longer knows ours."""
     ok, output = run_certbot(settings, renew, runner)
     if not ok and account_lost(output):
@@ -453,13 +459,68 @@ def next_attempt_in(settings: Settings, failures: int) -> float:
     return min(settings.retry_interval, 60.0 * 2 ** min(failures - 1, 20))
 
 
+# --- Renewals requested by `python -m acmeloop renew` in the running container -------------------
+#
+# The service's own process runs them (its log is the container's log): the command writes a
+# request file, wakes the service with SIGUSR1 and waits for the answer in the status file.
+
+
+def pid_file(settings: Settings) -> Path:
+    return settings.state_dir / "service.pid"
+
+
+def service_pid(settings: Settings) -> int | None:
+    """The running service's pid, if one runs here."""
+    try:
+        pid = int(pid_file(settings).read_text())
+        # A pid left by an earlier container may now be another process.
+        if b"acmeloop" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() else None
+
+
+def _request_file(settings: Settings) -> Path:
+    return settings.state_dir / "request.json"
+
+
+def make_request(settings: Settings, force: bool) -> str:
+    request_id = uuid.uuid4().hex
+    temporary = _request_file(settings).with_suffix(".new")
+    temporary.write_text(json.dumps({"id": request_id, "force": force}))
+    os.replace(temporary, _request_file(settings))
+    return request_id
+
+
+def take_request(settings: Settings) -> dict | None:
+    try:
+        request: dict = json.loads(_request_file(settings).read_text())
+        _request_file(settings).unlink()
+    except (OSError, ValueError):
+        return None
+    return request
+
+
+def answer_request(settings: Settings, request: dict, ok: bool, record: dict) -> None:
+    with locked(settings):
+        status = read_status(settings)
+        status["answer"] = {"id": request.get("id"), "ok": ok, "record": record}
+        write_status(settings, status)
+
+
+def read_answer(settings: Settings, request_id: str) -> dict | None:
+    answer = read_status(settings).get("answer") or {}
+    return answer if answer.get("id") == request_id else None
+
+
 # --- One cycle ---------------------------------------------------------------------------------
 
 
 def cycle(
     settings: Settings,
     force: bool = False,
-    runner: Runner = subprocess.run,
+    runner: Runner | None = None,
     clock: Callable[[], float] = time.time,
 ) -> bool:
     """Obtain or renew the certificate when due (or FORCE), install it, record and log the

@@ -348,3 +348,30 @@ def test_after_failures_the_next_attempt_backs_off_up_to_the_retry_interval(tmp_
     settings = settings_for(tmp_path, ACME_RETRY_INTERVAL="3600", ACME_CHECK_INTERVAL="43200")
     waits = [core.next_attempt_in(settings, n) for n in range(9)]
     assert waits == [43200, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+def test_a_requested_renewal_is_answered_through_the_status_file(tmp_path):
+    settings = settings_for(tmp_path)
+    request_id = core.make_request(settings, force=True)
+    request = core.take_request(settings)
+    assert request == {"id": request_id, "force": True}
+    assert core.take_request(settings) is None
+    assert core.read_answer(settings, request_id) is None
+    core.answer_request(settings, request, False, {"outcome": "failure"})
+    assert core.read_answer(settings, request_id) == {
+        "id": request_id,
+        "ok": False,
+        "record": {"outcome": "failure"},
+    }
+
+
+def test_renew_without_a_running_service_renews_in_its_own_process(tmp_path, monkeypatch, capsys):
+    settings = settings_for(tmp_path)
+    certbot = FakeCertbot(settings)
+    core.pid_file(settings).write_text("999999999")  # a service that is gone
+    assert core.service_pid(settings) is None
+    monkeypatch.setattr(core.Settings, "from_environ", classmethod(lambda cls, env: settings))
+    monkeypatch.setattr(core.subprocess, "run", certbot)
+    assert cli.main(["renew", "--force"]) == 0
+    assert len(certbot.commands) == 1
+    assert json_lines(capsys)[-1]["outcome"] == "success"
