@@ -159,13 +159,14 @@ def challenge(token: str) -> requests.Response:
 
 
 class Stream:
-    """Requests through the edge, each on a new TLS connection verified for acme.test against
-    Pebble's root, until stopped; every outcome counted. A new connection per request: each
+    """Requests through the edge (a static file, nginx's own: the app trusts only its own
+    SERVER_NAME), each on a new TLS connection verified for acme.test against Pebble's root,
+    until stopped; every outcome counted. A new connection per request: each
     one sees the certificate nginx serves at that moment, and a client's keep-alive connection
     closed by the reload between two requests is not the kind of failure counted here (HTTP
     clients open a new one for the next request)."""
 
-    def __init__(self, root: str, threads: int = 2, pause: float = 0.25) -> None:
+    def __init__(self, root: str, threads: int = 2, pause: float = 0.1) -> None:
         self.root, self.pause = root, pause
         self.outcomes: Counter[str] = Counter()
         self.serials: set[int] = set()
@@ -209,7 +210,7 @@ def test_renewal_a_forced_renewal_replaces_the_certificate_with_no_failed_reques
     assert after.not_valid_after_utc > before.not_valid_after_utc
     failures = {k: v for k, v in stream.outcomes.items() if k != "200"}
     assert not failures, f"failed requests during the renewal: {failures} of {stream.outcomes}"
-    assert stream.outcomes["200"] >= 20
+    assert stream.outcomes["200"] >= 50
 
 
 def expired_certificate() -> tuple[str, int]:
