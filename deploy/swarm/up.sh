@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploy the stack to Docker Swarm on this machine, or roll a new build out to it:
 #   1. initialise a single-node swarm if there is none; create secrets/ and certs/ if absent;
-#   2. build the app and nginx images with Compose and tag them by content, so each build is
+#   2. build the app, nginx and acme images with Compose and tag them by content, so each build is
 #      a new service spec (an unchanged build changes nothing);
 #   3. if the stack runs an older build: deploy with the app still on its running image and
 #      the one-shot jobs (migrations, static files) on the new one, and wait until they finish;
@@ -27,10 +27,10 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
 fi
 
 scripts/first-run.sh
-log "building the app and nginx images"
-scripts/compose.sh build -q app nginx
+log "building the app, nginx and acme images"
+scripts/compose.sh build -q app nginx acme
 retag=()
-for name in app nginx; do
+for name in app nginx acme; do
   local_tag="$project/$name:local"
   build_tag="$project/$name:build-$(docker image inspect -f '{{.Id}}' "$local_tag" | cut -d: -f2 | cut -c1-12)"
   docker tag "$local_tag" "$build_tag"
