@@ -70,12 +70,15 @@ done
 # connection is ever closed by a deploy.
 mkdir -p "$out/route"
 
-# The certificate. nginx serves a copy in $NGINX_SERVED_CERT_DIR of one of two sources: the
-# ACME certificate when the `acme` service has installed one (its `live` generation, whose two
-# files never change once written), otherwise the default one (self-signed by `make up`, or
-# the Kubernetes Secret). A watcher checks the sources every NGINX_CERT_POLL_SECONDS; on a
-# change it copies the new pair, checks it with `nginx -t` and reloads nginx gracefully (old
-# workers finish their requests), or puts the old pair back if nginx refuses the new one.
+# The certificate. nginx serves a copy of one of two sources: the ACME certificate when the
+# `acme` service has installed one (its `live` generation, whose two files never change once
+# written), otherwise the default one (self-signed by `make up`, or the Kubernetes Secret).
+# Each copy is a generation directory under $NGINX_SERVED_CERT_DIR, and `live` points at the
+# newest. nginx.conf names the files through a variable, so it loads them per TLS handshake:
+# switching `live` (one rename) serves a new certificate from the next handshake on, with no
+# reload, which would close every client's idle keep-alive connection. A watcher checks the
+# sources every NGINX_CERT_POLL_SECONDS; a pair that nginx cannot load is refused and the one
+# served stays.
 if [ ! -r "$NGINX_CERT_DIR/fullchain.pem" ] || [ ! -r "$NGINX_CERT_DIR/privkey.pem" ]; then
   echo "nginx: no readable certificate at $NGINX_CERT_DIR/fullchain.pem and privkey.pem (make up creates a self-signed one)" >&2
   exit 1
@@ -96,23 +99,46 @@ certificate_sum() {
   cat "$1/fullchain.pem" "$1/privkey.pem" 2>/dev/null | cksum
 }
 
-# Copy the pair in $1 to the served directory, each file replaced by a rename.
+# Whether nginx can serve the pair in $1 (the certificate parses, the key matches it): `nginx
+# -t` on a configuration that names them directly, as the served one does not.
+loadable() {
+  cat > "$out/check-certificate.conf" <<EOF
+pid $out/check-certificate.pid;
+error_log stderr;
+events {}
+http {
+    client_body_temp_path $buffers/client_body;
+    proxy_temp_path $buffers/proxy;
+    fastcgi_temp_path $buffers/fastcgi;
+    uwsgi_temp_path $buffers/uwsgi;
+    scgi_temp_path $buffers/scgi;
+    server {
+        listen 127.0.0.1:8443 ssl;
+        ssl_certificate $1/fullchain.pem;
+        ssl_certificate_key $1/privkey.pem;
+    }
+}
+EOF
+  nginx -q -t -c "$out/check-certificate.conf" 2>&1
+}
+
+generation=0
+# Copy the pair in $1 into a new generation, check it, and point `live` at it.
 serve_certificate() {
-  for name in fullchain.pem privkey.pem; do
-    cat "$1/$name" > "$NGINX_SERVED_CERT_DIR/.$name.new" || return 1
-    mv -f "$NGINX_SERVED_CERT_DIR/.$name.new" "$NGINX_SERVED_CERT_DIR/$name"
-  done
-}
-
-# Keep the pair served before a change, to go back to if nginx refuses the new one.
-keep_previous() {
-  cp -f "$NGINX_SERVED_CERT_DIR/fullchain.pem" "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem"
-  cp -f "$NGINX_SERVED_CERT_DIR/privkey.pem" "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem"
-}
-
-restore_previous() {
-  mv -f "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem" "$NGINX_SERVED_CERT_DIR/fullchain.pem"
-  mv -f "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem" "$NGINX_SERVED_CERT_DIR/privkey.pem"
+  generation=$((generation + 1))
+  new="$NGINX_SERVED_CERT_DIR/generation-$generation"
+  rm -rf "$new" && mkdir "$new" || return 1
+  refusal=unreadable
+  if ! cat "$1/fullchain.pem" > "$new/fullchain.pem" || ! cat "$1/privkey.pem" > "$new/privkey.pem" \
+    || ! refusal=$(loadable "$new"); then
+    echo "nginx: the certificate in $1 cannot be served: $refusal" >&2
+    rm -rf "$new"
+    return 1
+  fi
+  ln -sfn "generation-$generation" "$NGINX_SERVED_CERT_DIR/.live.new"
+  mv -fT "$NGINX_SERVED_CERT_DIR/.live.new" "$NGINX_SERVED_CERT_DIR/live"
+  # The one before stays: a handshake that began before the switch may still read it.
+  rm -rf "$NGINX_SERVED_CERT_DIR/generation-$((generation - 2))"
 }
 
 watch_certificates() {
@@ -125,19 +151,13 @@ watch_certificates() {
     if [ "$next" = "$source" ] && [ "$next_sum" = "$sum" ]; then
       continue
     fi
-    keep_previous
-    if serve_certificate "$next" && nginx -q -t -c "$out/nginx.conf" 2>/dev/null; then
-      if nginx -s reload -c "$out/nginx.conf"; then
-        echo "nginx: certificate from $next reloaded" >&2
-      fi
-      rm -f "$NGINX_SERVED_CERT_DIR/.previous-fullchain.pem" "$NGINX_SERVED_CERT_DIR/.previous-privkey.pem"
-      source=$next sum=$next_sum
+    if serve_certificate "$next"; then
+      echo "nginx: serving the certificate from $next from the next handshake on (no reload)" >&2
     else
-      restore_previous
-      echo "nginx: the certificate in $next was refused (nginx -t); still serving the previous one" >&2
-      # Not again until it changes.
-      source=$next sum=$next_sum
+      echo "nginx: still serving the previous certificate" >&2
     fi
+    # Not again until it changes.
+    source=$next sum=$next_sum
   done
 }
 
@@ -145,10 +165,10 @@ watch_certificates() {
 umask 077
 mkdir -p "$NGINX_SERVED_CERT_DIR"
 source_dir=$(certificate_source)
-serve_certificate "$source_dir"
-if [ "$source_dir" != "$NGINX_CERT_DIR" ] && ! nginx -q -t -c "$out/nginx.conf" 2>/dev/null; then
-  echo "nginx: the certificate in $source_dir was refused (nginx -t); serving the one in $NGINX_CERT_DIR" >&2
-  serve_certificate "$NGINX_CERT_DIR"
+if ! serve_certificate "$source_dir"; then
+  [ "$source_dir" != "$NGINX_CERT_DIR" ] || exit 1
+  echo "nginx: serving the one in $NGINX_CERT_DIR instead" >&2
+  serve_certificate "$NGINX_CERT_DIR" || exit 1
 fi
 nginx -q -t -c "$out/nginx.conf"
 if [ "${1:-}" = nginx ]; then

@@ -344,7 +344,7 @@ def obtain(settings: Settings, renew: bool, runner: Runner | None = None) -> tup
 # install_dir/privkey.pem -> live/privkey.pem
 #
 # The files are 0640: this process runs in nginx's group (compose.yaml), so nginx reads them and
-# nobody else does. nginx copies the generation `live` names, checks it and reloads by itself.
+# nobody else does. nginx copies the generation `live` names, checks it and serves it from the next handshake.
 
 
 def installed_fullchain(settings: Settings) -> Path:
@@ -593,7 +593,7 @@ def cycle(
                 "renewal" if outcome == "success" else "install",
                 outcome if outcome == "success" else "installed",
                 f"Certificate for {names} installed{because}: serial {info.serial}, expires "
-                f"{_iso(info.not_after)}; nginx reloads it by itself.",
+                f"{_iso(info.not_after)}; nginx serves it from the next TLS handshake.",
                 server=settings.server,
                 **facts,
             )

@@ -28,8 +28,8 @@ MOZILLA_INTERMEDIATE_GROUPS = {"x25519", "secp256r1", "secp384r1"}
 ACCEPTED = {
     "cipher_order": "Mozilla's intermediate profile leaves the choice of cipher to the client "
     "(ssl_prefer_server_ciphers off): every cipher offered is strong",
-    "cert_revocation": "the local self-signed certificate names no CRL or OCSP responder; a "
-    "real certificate (ACME) does",
+    "cert_revocation": "the local self-signed certificate names no CRL or OCSP responder (nor "
+    "do Let's Encrypt's since 2025)",
     "BREACH": "compressed responses carry no secret (no session cookie, no CSRF token), so "
     "there is nothing for BREACH to recover",
 }

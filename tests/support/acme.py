@@ -5,6 +5,7 @@ tests run on (tests/acme/compose.pebble.yaml)."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import ssl
 import subprocess
@@ -57,6 +58,18 @@ def https_status(host: str, port: int, name: str, cadata: str, path: str = STATI
         tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
         status_line = tls.makefile("rb").readline().decode()
     return int(status_line.split()[1])
+
+
+def kept_alive_connection(
+    host: str, port: int, name: str, cadata: str
+) -> http.client.HTTPSConnection:
+    """An HTTP/1.1 connection to HOST:PORT, its certificate verified for NAME against CADATA,
+    for requests one after another on the same TLS connection (keep-alive)."""
+    context = ssl.create_default_context(cadata=cadata)
+    connection = http.client.HTTPSConnection(name, port, context=context, timeout=10)
+    raw = socket.create_connection((host, port), timeout=10)
+    connection.sock = context.wrap_socket(raw, server_hostname=name)
+    return connection
 
 
 @contextlib.contextmanager
