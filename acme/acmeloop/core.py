@@ -344,7 +344,8 @@ def obtain(settings: Settings, renew: bool, runner: Runner | None = None) -> tup
 # install_dir/privkey.pem -> live/privkey.pem
 #
 # The files are 0640: this process runs in nginx's group (compose.yaml), so nginx reads them and
-# nobody else does. nginx copies the generation `live` names, checks it and serves it from the next handshake.
+# nobody else does. nginx copies the generation `live` names, checks it and serves it from the
+# next handshake.
 
 
 def installed_fullchain(settings: Settings) -> Path:
