@@ -78,7 +78,8 @@ sleep "$resolver_wait"
 route "rm -f /tmp/nginx/route/$new_color"
 
 log "replacing the worker and the scheduler (running jobs finish first)"
-# Not --no-deps, so the next `make up` finds them as it would have made them.
-compose up -d --wait --wait-timeout 180 worker scheduler >/dev/null 2>&1 \
+# Not --no-deps, so the next `make up` finds them as it would have made them. Recreated even
+# when the build is unchanged, as the app replicas are: a deploy always leaves fresh processes.
+compose up -d --wait --wait-timeout 180 --force-recreate worker scheduler >/dev/null 2>&1 \
   || { log "the new worker or scheduler did not become healthy: see make logs SERVICE=worker"; exit 1; }
 log "done: $(compose ps -q app | wc -l) replica(s) of the new build serve; the worker runs it too"
