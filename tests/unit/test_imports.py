@@ -44,6 +44,13 @@ def queued_jobs(app: Flask) -> list[dict[str, Any]]:
     return jobs
 
 
+@pytest.fixture(autouse=True)
+def empty_broker(app: Flask) -> None:
+    """Kombu's in-memory broker is one per process: start each test with its queue empty,
+    whatever an earlier test (in any order) left on it."""
+    queued_jobs(app)
+
+
 def imported(app: Flask, import_id: str) -> list[tuple[int | None, str]]:
     with app.app_context():
         rows = db.session.execute(
