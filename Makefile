@@ -59,6 +59,14 @@ shell:  ## A Flask shell in the running app (make dev or make up)
 psql:  ## psql on the running stack's database, as the superuser
 	$(COMPOSE) exec $(EXEC_TTY) postgres sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 
+.PHONY: hooks
+hooks: $(VENV_STAMP)  ## Install the local pre-commit hooks (ruff, shellcheck, YAML, fast unit tests; offline)
+	$(VENV)/bin/pre-commit install
+
+.PHONY: test-fast
+test-fast: $(VENV_STAMP)  ## The unit tests less the slow ones (the hooks): the pre-commit subset
+	$(VENV)/bin/pytest -m "unit and not slow" tests/unit $(PYTEST_ARGS)
+
 .PHONY: test-dev
 test-dev: $(VENV_STAMP)  ## Prove `make dev`'s live reload through the edge (switches a running stack to it and back)
 	$(VENV)/bin/pytest -m dev tests/dev $(PYTEST_ARGS)
