@@ -64,7 +64,7 @@ hooks: $(VENV_STAMP)  ## Install the local pre-commit hooks (ruff, shellcheck, Y
 	$(VENV)/bin/pre-commit install
 
 .PHONY: test-fast
-test-fast: $(VENV_STAMP)  ## The unit tests less the slow ones (the hooks): the pre-commit subset
+test-fast: $(VENV_STAMP)  ## The unit tests less the slow ones (the hooks, the fork guide): the pre-commit subset
 	$(VENV)/bin/pytest -m "unit and not slow" tests/unit $(PYTEST_ARGS)
 
 .PHONY: test-dev
