@@ -21,10 +21,16 @@ IMAGE = APP_IMAGE
 def run_app(*env: str) -> subprocess.CompletedProcess:
     """Start the production image with only `env` set and return how gunicorn ended."""
     flags = [item for pair in (("-e", e) for e in env) for item in pair]
-    return docker(
-        "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
-        *flags, IMAGE, check=False, timeout=60,
-    )  # fmt: skip
+    # Named, so that an image that starts serving instead (the test fails by the timeout) is
+    # not left running.
+    name = f"app-image-check-{uuid.uuid4().hex[:8]}"
+    try:
+        return docker(
+            "run", "--rm", "--name", name, "--network", "none", "--read-only", "--tmpfs", "/tmp",
+            *flags, IMAGE, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        docker("rm", "-f", name, check=False)
 
 
 @pytest.mark.parametrize(
