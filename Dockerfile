@@ -21,8 +21,9 @@ COPY app/assets.py /src/app/assets.py
 COPY app/static /src/app/static
 RUN python /src/app/assets.py build /src/app/static /out
 
-# Stage 2: the runtime, with no compilers and no build leftovers.
-FROM ${PYTHON_IMAGE} AS runtime
+# Stage 2: what the production image and the development image share, with no compilers and
+# no build leftovers.
+FROM ${PYTHON_IMAGE} AS app-base
 ARG APP_UID=10001
 ARG APP_GID=10001
 RUN groupadd --system --gid "${APP_GID}" app \
@@ -47,3 +48,22 @@ EXPOSE 8000 9100
 # Exec form, so signals reach gunicorn directly (compose adds tini as PID 1, which forwards
 # them). gunicorn reads ./gunicorn.conf.py.
 CMD ["gunicorn"]
+
+# For `make dev` alone (compose.dev.yaml builds this target): the development servers (dev/),
+# which reload the working tree's code bind-mounted over /app/app. Never deployed, and without
+# the production marker below, so FLASK_CONFIG=development (debug on) may load here.
+FROM app-base AS dev
+COPY dev/ ./dev/
+ENV FLASK_CONFIG=development
+CMD ["python", "dev/serve.py", "app"]
+
+# The production image: the last stage, so a build without a target (compose.yaml, `make up`,
+# `make deploy`) makes this one. The marker makes app/config.py refuse any FLASK_CONFIG but
+# production, whatever .env says: this image never runs with debug on.
+FROM app-base AS runtime
+ARG APP_UID=10001
+ARG APP_GID=10001
+USER root
+RUN install -d -m 0755 /etc/flask-stack \
+    && echo "FLASK_CONFIG=production only (app/config.py)" > /etc/flask-stack/production-image
+USER ${APP_UID}:${APP_GID}

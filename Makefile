@@ -40,6 +40,37 @@ up: check-docker images init  ## Build the images and start the whole stack, wai
 	$(COMPOSE) up -d --build --wait --wait-timeout 300
 	@scripts/urls.sh
 
+# --- The developer's day (docs/development.md) ---------------------------------------------
+# compose.yaml with compose.dev.yaml on top: the working tree's code, reloaded on save, debug on.
+DEV_COMPOSE := $(COMPOSE) -f compose.yaml -f compose.dev.yaml
+# `exec` with a terminal when make has one, without when fed from a pipe.
+EXEC_TTY = $$([ -t 0 ] || echo -T)
+
+.PHONY: dev
+dev: check-docker images init  ## The stack running the working tree's code, reloading on save (debug on, loopback only); `make up` goes back
+	$(DEV_COMPOSE) up -d --build --wait --wait-timeout 300
+	@scripts/urls.sh
+
+.PHONY: shell
+shell:  ## A Flask shell in the running app (make dev or make up)
+	$(COMPOSE) exec $(EXEC_TTY) app flask --app app shell
+
+.PHONY: psql
+psql:  ## psql on the running stack's database, as the superuser
+	$(COMPOSE) exec $(EXEC_TTY) postgres sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+.PHONY: hooks
+hooks: $(VENV_STAMP)  ## Install the local pre-commit hooks (ruff, shellcheck, YAML, fast unit tests; offline)
+	$(VENV)/bin/pre-commit install
+
+.PHONY: test-fast
+test-fast: $(VENV_STAMP)  ## The unit tests less the slow ones (the hooks, the fork guide): the pre-commit subset
+	$(VENV)/bin/pytest -m "unit and not slow" tests/unit $(PYTEST_ARGS)
+
+.PHONY: test-dev
+test-dev: $(VENV_STAMP)  ## Prove `make dev`'s live reload through the edge (switches a running stack to it and back)
+	$(VENV)/bin/pytest -m dev tests/dev $(PYTEST_ARGS)
+
 .PHONY: deploy
 deploy: check-docker  ## Replace the running app with a new build, with no failed request
 	@scripts/deploy.sh

@@ -8,7 +8,9 @@ development, secrets that look like placeholders are refused. The version is not
 it is ``app/version.py``, baked into the image the app runs from.
 
 General
-  FLASK_CONFIG               [production] production | development | testing
+  FLASK_CONFIG               [production] production | development | testing; the
+                             production image runs production alone (`make dev` runs the
+                             development image, debug on)
   SECRET_KEY *               required outside development/testing; >= 32 bytes
   LOG_LEVEL                  [INFO] DEBUG | INFO | WARNING | ERROR | CRITICAL
   ASSET_MANIFEST             [app/static/manifest.json if present] fingerprinted asset names
@@ -103,6 +105,10 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Redis is a cache: a slow or dead Redis must cost a request at most this many seconds.
 REDIS_SOCKET_TIMEOUT = 1.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+# The production image carries this file (Dockerfile); its `dev` stage, which `make dev` runs,
+# removes it. Where it exists only FLASK_CONFIG=production loads, whatever .env says: the
+# production image never runs with debug on.
+PRODUCTION_IMAGE_MARKER = Path("/etc/flask-stack/production-image")
 
 _PLACEHOLDERS = frozenset(
     {
@@ -439,4 +445,9 @@ def get_config(
         raise ConfigError(
             f"FLASK_CONFIG must be one of {', '.join(sorted(CONFIGS))}, got {chosen!r}"
         ) from None
+    if config_class is not ProductionConfig and PRODUCTION_IMAGE_MARKER.exists():
+        raise ConfigError(
+            f"FLASK_CONFIG={chosen} cannot run in the production image (debug and placeholder"
+            " secrets are for `make dev`, which runs the development image); use production"
+        )
     return config_class(source, database_only=database_only, jobs_only=jobs_only)

@@ -21,10 +21,16 @@ IMAGE = APP_IMAGE
 def run_app(*env: str) -> subprocess.CompletedProcess:
     """Start the production image with only `env` set and return how gunicorn ended."""
     flags = [item for pair in (("-e", e) for e in env) for item in pair]
-    return docker(
-        "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp",
-        *flags, IMAGE, check=False, timeout=60,
-    )  # fmt: skip
+    # Named, so that an image that starts serving instead (the test fails by the timeout) is
+    # not left running.
+    name = f"app-image-check-{uuid.uuid4().hex[:8]}"
+    try:
+        return docker(
+            "run", "--rm", "--name", name, "--network", "none", "--read-only", "--tmpfs", "/tmp",
+            *flags, IMAGE, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        docker("rm", "-f", name, check=False)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +54,30 @@ def test_production_refuses_to_start_with_a_missing_short_or_placeholder_secret(
     assert error_lines, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "Booting worker" not in result.stdout + result.stderr, "a worker served first"
+
+
+@pytest.mark.parametrize("flask_config", ["development", "testing"])
+def test_the_production_image_never_runs_with_debug_on_whatever_the_environment(flask_config):
+    """.env is every service's environment under `make up`: FLASK_CONFIG=development there
+    still cannot start the production image with debug on (`make dev` builds another)."""
+    result = run_app(
+        f"FLASK_CONFIG={flask_config}",
+        f"SECRET_KEY={secrets.token_urlsafe(48)}",
+        "POSTGRES_PASSWORD=unused-password-for-this-check",
+    )
+    assert result.returncode == 78, result.stdout[-1000:] + result.stderr[-2000:]
+    assert f"FLASK_CONFIG={flask_config} cannot run in the production image" in result.stderr
+    assert "Booting worker" not in result.stdout + result.stderr, "a worker served first"
+    # The worker's and the shell's way in refuse it too, and the dev servers are not there.
+    probe = docker(
+        "run", "--rm", "--network", "none", "--read-only", "-e", f"FLASK_CONFIG={flask_config}",
+        "--entrypoint", "python", IMAGE, "-c",
+        "import os; from app.config import ConfigError, get_config\n"
+        "try:\n    get_config()\nexcept ConfigError as e:\n    print('refused:', e)\n"
+        "print('dev servers:', os.path.exists('/app/dev'))",
+    ).stdout  # fmt: skip
+    assert "refused: FLASK_CONFIG=" in probe
+    assert "dev servers: False" in probe
 
 
 def test_the_image_holds_no_secrets_compilers_tests_or_env_files():
