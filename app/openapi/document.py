@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document of an app, built from its URL map and its views' ``@operation``.
 
 Paths, methods and path parameters come from the routes themselves; bodies, query parameters
-and answers from each view's declaration. The answers every route shares (the edge's 429, the
-body errors of every JSON request) are added here, once, as the contract states them.
+and answers from each view's declaration. The answers every route shares (the edge's 400 for a
+request it cannot read and its 429, the body errors of every JSON request) are added here, once,
+as the contract states them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ RETRY_AFTER = "Seconds to wait before the next request."
 
 # The shared error answers, by status: every one has the contract's JSON error body.
 ERRORS: dict[int, tuple[str, Reply]] = {
-    400: ("BadRequest", Reply("The body is not valid JSON (`malformed_json`).", ERROR_REF)),
+    400: (
+        "BadRequest",
+        Reply(
+            "The body is not valid JSON (`malformed_json`), or the edge could not read the "
+            "request: a malformed request line or path, a header over 16 KiB (`bad_request`).",
+            ERROR_REF,
+        ),
+    ),
     404: ("NotFound", Reply("No such resource or route (`not_found`).", ERROR_REF)),
     405: (
         "MethodNotAllowed",
@@ -69,13 +77,18 @@ ERRORS: dict[int, tuple[str, Reply]] = {
         ),
     ),
 }
-# Outside /api the edge answers its rate limit with a small HTML page (nginx's $error_kind).
-RATE_LIMITED_PAGE = Reply(
-    "Over the per-client rate limit at the edge.",
-    {"type": "string"},
-    HTML,
-    {"Retry-After": RETRY_AFTER},
-)
+# What the edge answers on any path, before the app: JSON under /api, and outside it the small
+# HTML pages below (nginx's $error_kind).
+EDGE_ERRORS = (400, 429)
+EDGE_PAGES = {
+    400: Reply("The edge could not read the request.", {"type": "string"}, HTML),
+    429: Reply(
+        "Over the per-client rate limit at the edge.",
+        {"type": "string"},
+        HTML,
+        {"Retry-After": RETRY_AFTER},
+    ),
+}
 # Every JSON body is read by one function (app/items/schema.py: read_json_object).
 BODY_ERRORS = (400, 413, 415, 422)
 
@@ -85,7 +98,8 @@ The HTTP API of the Flask production stack, generated from the code (app/openapi
 Every error under `/api/` is JSON: `{"error": {"code": ..., "message": ..., "field": ...}}`,
 with `field` for validation errors only, and never a traceback. A method a path does not list
 is answered 405 with `Allow`. Every path is rate-limited per client at the edge (429 with
-`Retry-After`). When the app cannot be reached, the edge answers 502, 503 or 504.
+`Retry-After`), and a request the edge cannot read is answered 400. When the app cannot be
+reached, the edge answers 502, 503 or 504.
 """
 
 _VARIABLE = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
@@ -144,16 +158,18 @@ def _reply(reply: Reply) -> dict[str, Any]:
     return out
 
 
-def _operation(rule: Rule, method: str, declared: Operation, parameters: list[dict[str, Any]]):
+def _operation(
+    rule: Rule, method: str, declared: Operation, parameters: list[dict[str, Any]]
+) -> dict[str, Any]:
     responses: dict[str, Any] = {
         str(status): _reply(reply) for status, reply in sorted(declared.replies.items())
     }
-    statuses = set(declared.errors) | {429}
+    statuses = set(declared.errors) | set(EDGE_ERRORS)
     if declared.body is not None:
         statuses |= set(BODY_ERRORS)
     for status in sorted(statuses):
-        if status == 429 and not _is_api(rule.rule):
-            responses["429"] = _reply(RATE_LIMITED_PAGE)
+        if status in EDGE_PAGES and not _is_api(rule.rule):
+            responses[str(status)] = _reply(EDGE_PAGES[status])
         else:
             responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
     query = [
