@@ -90,11 +90,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.imports import bp as imports_bp
     from app.items import bp as items_bp
     from app.main import bp as main_bp
+    from app.openapi import bp as openapi_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(items_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(openapi_bp)
 
 
 def _register_asset_url(app: Flask) -> None:

@@ -31,6 +31,25 @@ HTTP_CODES = {
     503: ("service_unavailable", "The service is temporarily unavailable."),
 }
 
+# The body of every error under /api, as the OpenAPI document states it (app/openapi/).
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "A short code, stable for clients."},
+                "message": {"type": "string", "description": "A sentence for people."},
+                "field": {"type": "string", "description": "The invalid field (422 only)."},
+            },
+            "required": ["code", "message"],
+            "additionalProperties": False,
+        }
+    },
+    "required": ["error"],
+    "additionalProperties": False,
+}
+
 
 class ApiError(Exception):
     """An error with a status, a short code, a sentence and, for validation, a field."""

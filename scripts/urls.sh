@@ -10,5 +10,6 @@ echo
 echo "  App:        https://localhost:$https/  (self-signed certificate)"
 echo "  Health:     https://localhost:$https/health"
 echo "  API:        https://localhost:$https/api/items"
+echo "  OpenAPI:    https://localhost:$https/api/openapi.json"
 echo "  HTTP:       http://localhost:$http/ redirects to HTTPS"
 echo "  Prometheus: http://localhost:$prometheus/"

@@ -1,4 +1,5 @@
-"""Health endpoints; see the contract for the exact bodies."""
+"""Health endpoints; see the contract for the exact bodies, and the schemas below for their
+shape in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -6,14 +7,44 @@ from flask import Response, current_app, jsonify
 
 from app.health import bp
 from app.health.checks import dependencies
+from app.openapi.declare import Reply, operation
+
+LIVENESS = {
+    "type": "object",
+    "properties": {"status": {"const": "ok"}},
+    "required": ["status"],
+    "additionalProperties": False,
+}
+CONNECTION = {"type": "string", "enum": ["connected", "disconnected"]}
+READINESS = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["healthy", "degraded", "unhealthy"]},
+        "database": CONNECTION,
+        "cache": CONNECTION,
+        "version": {"type": "string"},
+    },
+    "required": ["status", "database", "cache", "version"],
+    "additionalProperties": False,
+}
 
 
 @bp.get("/healthz")
+@operation(
+    "Liveness: the process serves", {200: Reply("Alive; no dependency is checked.", LIVENESS)}
+)
 def liveness() -> Response:
     return jsonify(status="ok")
 
 
 @bp.get("/health")
+@operation(
+    "Readiness: the database and the cache",
+    {
+        200: Reply("`healthy`, or `degraded` when only the cache is down.", READINESS),
+        503: Reply("`unhealthy`: the database is down.", READINESS),
+    },
+)
 def readiness() -> tuple[Response, int]:
     database, cache = dependencies()
     if not database:

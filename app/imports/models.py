@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.items.models import iso_utc, utc_now
+from app.items.models import UTC_TIME, row_to_dict, utc_now
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 FINISHED = ("succeeded", "failed")
@@ -44,13 +44,23 @@ class Import(db.Model):  # type: ignore[name-defined]
     )
 
 
+# An import as the API returns it (JSON Schema; the OpenAPI document publishes it):
+# import_to_dict writes exactly these fields.
+IMPORT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "total": {"type": "integer", "minimum": 1},
+        "done": {"type": "integer", "minimum": 0},
+        "error": {"type": ["string", "null"], "maxLength": ERROR_MAX},
+        "created_at": UTC_TIME,
+        "finished_at": {**UTC_TIME, "type": ["string", "null"]},
+    },
+    "required": ["id", "status", "total", "done", "error", "created_at", "finished_at"],
+    "additionalProperties": False,
+}
+
+
 def import_to_dict(row: Import) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "status": row.status,
-        "total": row.total,
-        "done": row.done,
-        "error": row.error,
-        "created_at": iso_utc(row.created_at),
-        "finished_at": iso_utc(row.finished_at),
-    }
+    return row_to_dict(row, IMPORT)

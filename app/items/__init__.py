@@ -1,4 +1,5 @@
-"""The items resource: JSON API under /api."""
+"""The items resource: JSON API under /api. The example a fork copies for its own resources:
+schemas, validation, views with ``@operation`` (docs/api.md, "Adding your own resource")."""
 
 from flask import Blueprint
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -57,11 +58,32 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+UTC_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 in UTC."}
+# An item as the API returns it (JSON Schema; the OpenAPI document publishes it): item_to_dict
+# writes exactly these fields.
+ITEM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer", "minimum": 1},
+        "name": {"type": "string", "maxLength": NAME_MAX},
+        "description": {"type": ["string", "null"], "maxLength": DESCRIPTION_MAX},
+        "created_at": UTC_TIME,
+        "updated_at": UTC_TIME,
+    },
+    "required": ["id", "name", "description", "created_at", "updated_at"],
+    "additionalProperties": False,
+}
+
+
+def json_value(value: object) -> object:
+    """A column's value in JSON: times as ISO-8601 in UTC, the rest as they are."""
+    return iso_utc(value) if isinstance(value, datetime) else value
+
+
+def row_to_dict(row: object, schema: dict[str, Any]) -> dict[str, object]:
+    """The fields SCHEMA lists, in its order, read from the row's attributes of those names."""
+    return {name: json_value(getattr(row, name)) for name in schema["properties"]}
+
+
 def item_to_dict(item: Item) -> dict[str, object]:
-    return {
-        "id": item.id,
-        "name": item.name,
-        "description": item.description,
-        "created_at": iso_utc(item.created_at),
-        "updated_at": iso_utc(item.updated_at),
-    }
+    return row_to_dict(item, ITEM)

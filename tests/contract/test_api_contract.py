@@ -100,7 +100,10 @@ def test_unknown_resources_and_routes_are_404_json(http, path):
     assert_error(http.get(f"{BASE}{path}", timeout=10), 404)
 
 
-@pytest.mark.parametrize(("method", "path"), [("PUT", "/api/items"), ("POST", "/api/stats")])
+# nginx refuses TRACE itself before any route; the edge hands it to the app, for the route's Allow.
+@pytest.mark.parametrize(
+    ("method", "path"), [("PUT", "/api/items"), ("POST", "/api/stats"), ("TRACE", "/api/items")]
+)
 def test_wrong_method_is_405_json(http, method, path):
     response = http.request(method, f"{BASE}{path}", json={}, timeout=10)
     assert_error(response, 405)

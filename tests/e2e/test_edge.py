@@ -278,6 +278,13 @@ def test_an_unknown_method_never_reaches_the_app_as_a_success(http):
     assert 400 <= response.status_code < 500
 
 
+def test_a_post_to_a_static_file_is_405_with_allow_and_no_server_name(http):
+    response = http.post(f"{BASE}/static/favicon.svg", data="x", timeout=5)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    assert "nginx" not in response.text
+
+
 # --- With the app stopped -----------------------------------------------------------------
 
 
