@@ -113,8 +113,8 @@ backup: check-docker  ## Dump the database (pg_dump custom format) to backups/ a
 	@scripts/backup.sh
 
 .PHONY: restore
-restore: check-docker  ## Restore a dump into the running stack: make restore BACKUP=backups/<file>.dump
-	@scripts/restore.sh "$(BACKUP)"
+restore: check-docker  ## Restore a dump: make restore BACKUP=backups/<file>.dump or BACKUP=bucket:latest (AGE_KEY=, REPLACE=1)
+	@AGE_KEY="$(AGE_KEY)" REPLACE="$(REPLACE)" scripts/restore.sh "$(BACKUP)"
 
 .PHONY: offline-images
 offline-images: check-docker  ## Build the stand-in images from Debian packages now (needs root)
@@ -132,7 +132,8 @@ pin-images:  ## Pin the default images in compose.yaml to the digests their regi
 
 .PHONY: requirements
 requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
-	for name in requirements requirements-dev requirements-mutation acme/requirements; do \
+	for name in requirements requirements-dev requirements-mutation acme/requirements \
+	    backup/requirements tests/backup/requirements; do \
 	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
 	    --allow-unsafe --strip-extras --no-emit-index-url --output-file $$name.txt $$name.in || exit 1; \
 	done

@@ -35,8 +35,9 @@ for name in secret_key postgres_password db_owner_password db_app_password db_mo
   fi
 done
 # The optional ones hold a bare newline until set: it reads as "not set" everywhere, and Swarm
-# refuses a secret of zero bytes.
-for name in sentry_dsn alert_webhook_url; do
+# refuses a secret of zero bytes. (The backup service's: the bucket's credentials and the age
+# private key, docs/operations.md#backups-and-restore.)
+for name in sentry_dsn alert_webhook_url backup_s3_credentials backup_age_identity; do
   [ -s "$secrets_dir/$name" ] || echo > "$secrets_dir/$name"
 done
 

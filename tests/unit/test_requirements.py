@@ -56,6 +56,14 @@ def test_every_package_is_pinned_with_its_files_hashes(name):
     assert not unhashed, f"{name}: no hash for {unhashed}"
 
 
+@pytest.mark.parametrize("name", ["backup/requirements.txt", "tests/backup/requirements.txt"])
+def test_the_backup_image_and_the_test_s3_server_pin_every_package_with_its_hashes(name):
+    listed = entries(name)
+    assert {"boto3", "botocore"} <= listed.keys()
+    unhashed = [package for package, (_, hashes) in listed.items() if not hashes]
+    assert not unhashed, f"{name}: no hash for {unhashed}"
+
+
 @pytest.mark.parametrize(
     ("source", "generated"),
     [
@@ -63,6 +71,8 @@ def test_every_package_is_pinned_with_its_files_hashes(name):
         ("requirements-dev.in", "requirements-dev.txt"),
         ("requirements-mutation.in", "requirements-mutation.txt"),
         ("acme/requirements.in", "acme/requirements.txt"),
+        ("backup/requirements.in", "backup/requirements.txt"),
+        ("tests/backup/requirements.in", "tests/backup/requirements.txt"),
     ],
 )
 def test_the_generated_list_holds_each_direct_pin_at_its_version(source, generated):
@@ -97,4 +107,7 @@ def test_the_image_and_the_virtualenv_install_with_hashes_required():
     hashed = r"pip install [^\n]*--require-hashes[^\n]*-r "
     assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "Dockerfile").read_text())
     assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "acme" / "Dockerfile").read_text())
+    for image in ("backup", "tests/backup"):
+        dockerfile = (ROOT / image / "Dockerfile").read_text()
+        assert re.search(hashed + r"/tmp/requirements\.txt", dockerfile), image
     assert re.search(hashed + r"requirements-dev\.txt", (ROOT / "Makefile").read_text())

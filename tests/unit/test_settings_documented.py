@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from acmeloop.core import Settings
+from pgbackup.settings import Settings as BackupSettings
 
 from app import migration_job
 from app.config import get_config
@@ -75,6 +76,12 @@ def read_by_the_acme_client() -> set[str]:
     return environ.read
 
 
+def read_by_the_backup_service() -> set[str]:
+    environ = RecordingEnviron({})
+    BackupSettings.from_environ(environ)
+    return environ.read
+
+
 def shell_variables(path: str) -> Iterator[str]:
     """Names a shell script expands with a default (${NAME:-...}) or requires (${NAME})."""
     text = (ROOT / path).read_text()
@@ -109,6 +116,7 @@ def test_every_variable_the_stack_reads_is_in_env_example(monkeypatch: pytest.Mo
         | read_by_gunicorn(monkeypatch)
         | read_by_the_migration_job(monkeypatch)
         | read_by_the_acme_client()
+        | read_by_the_backup_service()
         | script_variables()
         | compose_variables()
         | compose_variables("deploy/swarm/compose.swarm.yaml")
@@ -127,6 +135,7 @@ def test_the_recording_sees_what_each_reader_reads(monkeypatch: pytest.MonkeyPat
     assert {"RATE_BURST", "ALERT_GROUP_WAIT", "SWARM_STACK"} <= script_variables()
     assert "HTTPS_PORT" in compose_variables()
     assert {"SERVER_NAME", "ACME_EMAIL", "ACME_RETRY_INTERVAL"} <= read_by_the_acme_client()
+    assert {"BACKUP_S3_BUCKET", "BACKUP_KEEP_WEEKLY"} <= read_by_the_backup_service()
 
 
 def test_the_defaults_env_example_states_are_the_acme_clients():
