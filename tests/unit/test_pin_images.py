@@ -14,6 +14,8 @@ assert spec and spec.loader
 pin_images = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pin_images)
 
+pytestmark = pytest.mark.unit
+
 DIGEST = "sha256:" + "ab" * 32
 NEWER = "sha256:" + "cd" * 32
 

@@ -12,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s\\;]+)")
 
+pytestmark = pytest.mark.unit
+
 
 def entries(name: str) -> dict[str, tuple[str, list[str]]]:
     """Package -> (version, hashes) of a pip-compile'd file, whose entries span lines."""
