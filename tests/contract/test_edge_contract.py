@@ -77,6 +77,17 @@ def test_a_body_over_1_mib_gets_413_json(http):
     assert_security_headers_once(response)
 
 
+def test_a_body_of_exactly_1_mib_passes_the_edge(http):
+    """nginx's client_max_body_size 1m is inclusive: the app reads the body and judges it."""
+    head, tail = b'{"name": "', b'"}'
+    body = head + b"x" * (1024 * 1024 - len(head) - len(tail)) + tail
+    response = http.post(
+        f"{BASE}/api/items", data=body, headers={"Content-Type": "application/json"}, timeout=20
+    )
+    assert response.status_code == 422, response.text[:200]
+    assert response.json()["error"]["code"] == "validation_error"
+
+
 def api_limits() -> tuple[float, int]:
     """The `api` zone's rate (per second) and burst: .env's, or the defaults of security.md."""
     environment = compose_config()["services"]["nginx"].get("environment") or {}
