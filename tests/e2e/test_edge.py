@@ -268,7 +268,9 @@ def test_nginx_runs_the_documented_edge_limits():
     environment = dict(
         line.split("=", 1) for line in inspect("nginx")["Config"]["Env"] if "=" in line
     )
-    running = " ".join(compose("exec", "-T", "nginx", "nginx", "-T").stdout.split())
+    running = " ".join(
+        compose("exec", "-T", "nginx", "nginx", "-T", "-c", "/tmp/nginx/nginx.conf").stdout.split()
+    )
     for name, (default, directive) in EDGE_SETTINGS.items():
         expected = directive.format(environment.get(name) or default)
         assert expected in running, f"nginx runs no `{expected}` ({name})"
