@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import time
 import uuid
@@ -47,6 +48,9 @@ def test_restore_drill_brings_back_every_row_after_the_volumes_are_destroyed(htt
     path = ROOT / backup
     assert path.is_file() and path.read_bytes()[:5] == b"PGDMP"
     assert path.parent.name == "backups"
+    # docs/operations.md: "The file is mode 0600, in a 0700 directory".
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
     make("destroy")
     make("up")

@@ -25,7 +25,7 @@ from tests.support.contract import (
 )
 from tests.support.edge import BASE, CA_FILE, HTTP_BASE, new_session
 from tests.support.settings import CERT_DIR, HTTP_PORT, HTTPS_PORT
-from tests.support.stack import compose, stopped, wait_healthy
+from tests.support.stack import compose, inspect, stopped, wait_healthy
 
 # --- TLS ---------------------------------------------------------------------------------
 
@@ -133,7 +133,15 @@ def test_a_well_formed_client_request_id_is_kept(http):
     assert response.headers["X-Request-ID"] == request_id
 
 
-@pytest.mark.parametrize("bad", ["short", "has spaces in it", "x" * 200, "semi;colon-1234"])
+@pytest.mark.parametrize("kept", ["a" * 8, "a" * 128])
+def test_a_client_request_id_of_8_to_128_characters_is_kept(http, kept):
+    response = http.get(f"{BASE}/healthz", headers={"X-Request-ID": kept}, timeout=5)
+    assert response.headers["X-Request-ID"] == kept
+
+
+@pytest.mark.parametrize(
+    "bad", ["short", "a" * 7, "a" * 129, "has spaces in it", "x" * 200, "semi;colon-1234"]
+)
 def test_a_malformed_client_request_id_is_replaced(http, bad):
     response = http.get(f"{BASE}/healthz", headers={"X-Request-ID": bad}, timeout=5)
     assert response.headers["X-Request-ID"] != bad
@@ -180,7 +188,7 @@ def test_unfingerprinted_assets_get_a_shorter_cache(http):
     response = http.get(f"{BASE}/static/css/site.css", timeout=5)
     assert response.status_code == 200
     max_age = int(re.search(r"max-age=(\d+)", response.headers["Cache-Control"]).group(1))
-    assert 0 < max_age < 31536000
+    assert max_age == 86400  # a day (docs/contract.md)
     assert "immutable" not in response.headers["Cache-Control"]
 
 
@@ -230,6 +238,44 @@ def test_a_large_json_list_is_gzipped(http):
 
 
 # --- Limits -------------------------------------------------------------------------------
+
+# The edge's settings and the defaults docs/security.md and docs/configuration.md give them,
+# each with the directive nginx runs it as. A setting .env changes is expected as set.
+EDGE_SETTINGS = {
+    "RATE_LIMIT": ("30r/s", "limit_req_zone $binary_remote_addr zone=api:10m rate={};"),
+    "RATE_BURST": ("60", "limit_req zone=api burst={} nodelay;"),
+    "PAGE_RATE_LIMIT": ("10r/s", "limit_req_zone $binary_remote_addr zone=pages:10m rate={};"),
+    "PAGE_RATE_BURST": ("30", "limit_req zone=pages burst={} nodelay;"),
+    "STATIC_RATE_LIMIT": ("100r/s", "limit_req_zone $binary_remote_addr zone=static:10m rate={};"),
+    "STATIC_RATE_BURST": ("200", "limit_req zone=static burst={} nodelay;"),
+    "CONN_LIMIT": ("64", "limit_conn connections {};"),
+    "PROXY_READ_TIMEOUT": ("25s", "proxy_read_timeout {};"),
+    "NGINX_RESOLVER_VALID": ("2s", "valid={} "),
+}
+# Fixed in nginx/templates/, not settings.
+EDGE_FIXED = [
+    "client_max_body_size 1m;",
+    "client_body_timeout 15s;",
+    "client_header_timeout 15s;",
+    "large_client_header_buffers 4 16k;",
+    "proxy_next_upstream_tries 2;",
+    'add_header Cache-Control "public, max-age=86400" always;',
+    "add_header Retry-After 1 always;",
+]
+
+
+def test_nginx_runs_the_documented_edge_limits():
+    environment = dict(
+        line.split("=", 1) for line in inspect("nginx")["Config"]["Env"] if "=" in line
+    )
+    running = " ".join(
+        compose("exec", "-T", "nginx", "nginx", "-T", "-c", "/tmp/nginx/nginx.conf").stdout.split()
+    )
+    for name, (default, directive) in EDGE_SETTINGS.items():
+        expected = directive.format(environment.get(name) or default)
+        assert expected in running, f"nginx runs no `{expected}` ({name})"
+    for directive in EDGE_FIXED:
+        assert directive in running, f"nginx runs no `{directive}`"
 
 
 def test_static_files_have_a_higher_limit_than_pages(http):

@@ -65,6 +65,14 @@ def test_every_service_is_hardened_or_says_why_not(service):
     assert not failed, f"{service} lost {failed} with no reason in compose.yaml"
     assert not host.get("CapAdd"), f"{service} adds capabilities: {host.get('CapAdd')}"
     assert host.get("Privileged") is False
+    # The running container has compose.yaml's exact user and limits, the figures of
+    # security.md's table (tests/unit/test_documented_numbers.py ties the table to compose.yaml).
+    declared = settings.compose_config()["services"][service]
+    assert config["User"] == declared["user"]
+    if "mem_limit" not in excused:
+        assert host["Memory"] == int(declared["mem_limit"])
+    if "pids_limit" not in excused:
+        assert host["PidsLimit"] == int(declared["pids_limit"])
 
 
 def networks_of(service: str) -> set[str]:

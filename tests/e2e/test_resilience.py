@@ -11,12 +11,26 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 
 from tests.support.edge import BASE, CA_FILE, new_session
 from tests.support.settings import COMPOSE_SH, HTTPS_PORT, POSTGRES_DB, POSTGRES_USER, ROOT
-from tests.support.stack import compose, gunicorn_processes, inspect, psql, wait_for, wait_healthy
+from tests.support.stack import (
+    compose,
+    gunicorn_processes,
+    inspect,
+    json_log_lines,
+    psql,
+    wait_for,
+    wait_healthy,
+)
+
+
+def utc_seconds(timestamp: str) -> float:
+    """Seconds since the epoch of a log line's `timestamp` (app/logs.py: ISO 8601, UTC, Z)."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def all_ok(count: int = 60, path: str = "/api/items?limit=1") -> list[int]:
@@ -101,7 +115,8 @@ def wait_until_a_request_waits_for_the_lock() -> None:
 
 def test_sigterm_lets_an_in_flight_request_finish(http):
     name = f"in flight {uuid.uuid4().hex[:8]}"
-    lock = HeldLock(6)
+    # Nearly GUNICORN_GRACEFUL_TIMEOUT (20 s): the request has that long after SIGTERM.
+    lock = HeldLock(18)
     result: dict = {}
 
     def post() -> None:
@@ -112,8 +127,13 @@ def test_sigterm_lets_an_in_flight_request_finish(http):
     request.start()
     wait_until_a_request_waits_for_the_lock()
     try:
+        begun = time.monotonic()
         stop = compose("stop", "app", timeout=120)  # SIGTERM, then gunicorn's graceful timeout
+        stopped_after = time.monotonic() - begun
         assert stop.returncode == 0
+        # gunicorn waited for the request (the lock ends about 17 s after the stop began), and
+        # Compose did not kill it: its stop_grace_period (30 s) is above the 20 s.
+        assert 14 <= stopped_after < 30, f"the stop took {stopped_after:.1f} s"
         request.join(timeout=60)
         lock.wait()
         assert result.get("status") == 201, f"the in-flight request got {result}"
@@ -132,6 +152,7 @@ def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_rec
 
     def slow() -> None:
         begun = time.monotonic()
+        result["sent_at"] = time.time()
         response = new_session().post(f"{BASE}/api/items", json={"name": "slow"}, timeout=60)
         result["seconds"] = time.monotonic() - begun
         result["status"] = response.status_code
@@ -158,6 +179,16 @@ def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_rec
         )
 
     wait_for(recycled, 60, 1, "the slow request's worker to be replaced")
+    # "At GUNICORN_TIMEOUT (30 s) the watchdog stops the worker": its line, timed from the
+    # request (the watchdog looks once a second, and acts once a request is over 30 s old).
+    watchdog = [
+        line for line in json_log_lines("app", "3m")
+        if line.get("message", "").startswith("a request has run for more than 30 s")
+        and utc_seconds(line["timestamp"]) > result["sent_at"]
+    ]  # fmt: skip
+    assert watchdog, "no watchdog line for the slow request"
+    after = utc_seconds(watchdog[0]["timestamp"]) - result["sent_at"]
+    assert 30 <= after <= 32.5, f"the watchdog acted {after:.1f} s after the request"
     wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 30)
     assert set(all_ok(20)) == {200}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support import prometheus
 from tests.support.edge import BASE, CA_FILE, HTTP_BASE
 from tests.support.settings import (
     BIND_ADDRESS,
@@ -21,7 +22,7 @@ from tests.support.settings import (
     SECRETS_DIR,
     compose_config,
 )
-from tests.support.stack import compose, inspect
+from tests.support.stack import compose, inspect, psql, wait_for
 
 SERVICES = ["nginx", "app", "postgres", "redis", "prometheus"]
 
@@ -67,6 +68,20 @@ def test_app_processes_run_as_a_non_root_user():
         assert uid not in {"0", "root"}, f"app process runs as root: {process}"
     assert any("gunicorn" in " ".join(p) for p in processes)
     assert inspect("app")["Config"]["User"].split(":")[0] == "10001"
+
+
+def test_an_app_container_opens_12_database_connections_of_postgres_s_100():
+    """docs/configuration.md's pool sizing: GUNICORN_WORKERS x (DB_POOL_SIZE + DB_MAX_OVERFLOW)
+    = 2 x (4 + 2) = 12 at the defaults, against Postgres's max_connections 100, 3 reserved."""
+    env = dict(line.split("=", 1) for line in inspect("app")["Config"]["Env"] if "=" in line)
+    threads = int(env.get("GUNICORN_THREADS") or 4)
+    capacity = int(env.get("GUNICORN_WORKERS") or 2) * (
+        int(env.get("DB_POOL_SIZE") or threads) + int(env.get("DB_MAX_OVERFLOW") or 2)
+    )
+    query = 'max(app_db_pool_capacity{job="app"})'
+    wait_for(lambda: prometheus.scalar(query) == capacity, 60, 2, f"{query} == {capacity}")
+    assert psql("SHOW max_connections") == "100"
+    assert psql("SHOW superuser_reserved_connections") == "3"
 
 
 def test_only_nginx_and_prometheus_publish_ports_and_only_on_loopback():

@@ -172,6 +172,16 @@ def test_body_over_one_mebibyte_is_413_json(client: FlaskClient) -> None:
     assert error_of(response)["code"] == "payload_too_large"
 
 
+def test_a_body_of_exactly_one_mebibyte_is_read(client: FlaskClient) -> None:
+    """The limit is 1 MiB inclusive: such a body is read and judged (name too long: 422)."""
+    head, tail = '{"name": "', '"}'
+    big = head + "x" * (1024 * 1024 - len(head) - len(tail)) + tail
+    assert len(big) == 1024 * 1024
+    response = client.post("/api/items", data=big, content_type="application/json")
+    assert response.status_code == 422
+    assert error_of(response)["code"] == "validation_error"
+
+
 def test_unknown_page_outside_the_api_is_html_without_internals(client: FlaskClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404

@@ -76,3 +76,30 @@ def test_a_flood_of_health_checks_opens_one_database_check_per_second(
     app.config["HEALTH_CACHE_SECONDS"] = 0
     client.get("/health")
     assert calls == ["db", "cache", "db", "cache"]
+
+
+def test_the_checks_run_again_after_the_production_default_of_one_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """security.md and contract.md: one check a second per process, at the default."""
+    from types import SimpleNamespace
+
+    from app.config import get_config
+    from app.health import checks
+
+    default = get_config(
+        environ={"FLASK_CONFIG": "production", "SECRET_KEY": "k" * 48, "POSTGRES_PASSWORD": "pw"}
+    ).HEALTH_CACHE_SECONDS
+    calls: list[str] = []
+    now = [1000.0]
+    monkeypatch.setattr(checks, "database_ok", lambda: calls.append("db") or True)
+    monkeypatch.setattr(checks, "cache_ok", lambda: calls.append("cache") or True)
+    monkeypatch.setattr(checks, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    client = build_app(HEALTH_CACHE_SECONDS=default).test_client()
+    for at in (1000.0, 1000.5, 1000.99):
+        now[0] = at
+        assert client.get("/health").status_code == 200
+    assert calls == ["db", "cache"]
+    now[0] = 1001.0
+    assert client.get("/health").status_code == 200
+    assert calls == ["db", "cache", "db", "cache"]

@@ -82,6 +82,16 @@ def test_unset_settings_take_their_defaults() -> None:
     assert config.CACHE_REPAIR_SECONDS == 1.0
     assert config.ASSET_MANIFEST is None
     assert config.PROMETHEUS_MULTIPROC_DIR is None
+    # The defaults docs/operations.md, security.md and contract.md restate.
+    assert config.HEALTH_CACHE_SECONDS == 1.0
+    assert config.JOB_VISIBILITY_TIMEOUT == 60
+    assert config.JOB_MAX_ATTEMPTS == 5
+    assert config.WORKER_CONCURRENCY == 2
+    assert config.IMPORT_BATCH_SIZE == 500
+    assert config.IMPORT_RETENTION_SECONDS == 7 * 86400
+    assert config.IMPORT_EXPIRY_INTERVAL_SECONDS == 3600
+    engine = config.SQLALCHEMY_ENGINE_OPTIONS
+    assert (engine["pool_size"], engine["max_overflow"], engine["pool_timeout"]) == (4, 2, 5)
     # Redis is a cache: no retry after a timeout, and idle connections are checked.
     options = dict(config.CACHE_OPTIONS)
     retry = options.pop("retry")

@@ -43,6 +43,7 @@ def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
         ("req-2024.01_ABC", True),
         ("a" * 128, True),
         ("short", False),
+        ("a" * 7, False),
         ("a" * 129, False),
         ("has space in it", False),
         ("semi;colon-123", False),
