@@ -30,7 +30,7 @@ from tests.support.stack import (
 )
 
 JOBS = {"app", "worker", "broker", "prometheus", "postgres", "redis", "nginx", "alertmanager",
-        "acme"}  # fmt: skip
+        "acme", "blackbox"}  # fmt: skip
 REQUIRED_ALERTS = {
     "TargetDown",
     "PostgresDown",
@@ -41,6 +41,8 @@ REQUIRED_ALERTS = {
     "AppMetricsMissing",
     "CertificateExpiresSoon",
     "CertificateRenewalFailed",
+    "EdgeDownFromOutside",
+    "EdgeCertificateExpiresSoon",
 }
 
 

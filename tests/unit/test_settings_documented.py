@@ -89,7 +89,7 @@ def compose_variables(path: str = "compose.yaml") -> set[str]:
 
 SCRIPTS = [
     "scripts", "deploy/swarm", "deploy/k8s", "offline-images", "alertmanager", "nginx",
-    "postgres", "redis", "prometheus",
+    "postgres", "redis", "prometheus", "blackbox",
 ]  # fmt: skip
 
 
