@@ -201,6 +201,7 @@ SECRETS_NOT_IN_K8S = {
     "prometheus_web": "Prometheus is a ClusterIP Service, never published",
     "prometheus_tls_cert": "Prometheus is a ClusterIP Service, never published",
     "prometheus_tls_key": "Prometheus is a ClusterIP Service, never published",
+    "grafana_admin_password": "no Grafana in the Kubernetes version",
 }
 
 
