@@ -89,7 +89,7 @@ down: check-docker  ## Stop the stack and keep its data
 
 .PHONY: destroy
 destroy: check-docker  ## Stop the stack AND delete its data volumes (database, metrics, scheduled backups)
-	$(COMPOSE) --profile backup down --volumes --remove-orphans
+	$(COMPOSE) --profile backup --profile grafana down --volumes --remove-orphans
 
 .PHONY: reload
 reload:  ## Reload nginx, Prometheus and Alertmanager after editing their configuration

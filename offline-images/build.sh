@@ -6,6 +6,7 @@
 #   build.sh                  the base (when absent), every stand-in, images.env
 #   build.sh --base-only TAG  only a base image, from nothing, under TAG (CI's cold-path check)
 #   build.sh --print-base     the base image's name
+#   build.sh --print-variables  the variables images.env sets, one a line (ensure.sh checks them)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +16,21 @@ prefix=flask-stack-offline
 base=$prefix/debian:bookworm
 
 log() { printf '[offline-images] %s\n' "$*" >&2; }
+
+# Every stand-in, once: the variable of compose.yaml it replaces, its folder here, its tag (the
+# Debian package's version).
+STANDINS=(
+  "PYTHON_IMAGE python 3.11"
+  "NGINX_IMAGE nginx 1.22"
+  "POSTGRES_IMAGE postgres 15"
+  "REDIS_IMAGE redis 7.0"
+  "PROMETHEUS_IMAGE prometheus 2.42"
+  "ALERTMANAGER_IMAGE alertmanager 0.25"
+  "POSTGRES_EXPORTER_IMAGE postgres-exporter 0.11"
+  "REDIS_EXPORTER_IMAGE redis-exporter 1.45"
+  "NGINX_EXPORTER_IMAGE nginx-exporter 0.11"
+  "BLACKBOX_EXPORTER_IMAGE blackbox-exporter 0.23"
+)
 
 # Global, not local to build_base: the EXIT trap runs after that function has returned.
 rootfs=""
@@ -58,6 +74,10 @@ case "${1:-}" in
     echo "$base"
     exit 0
     ;;
+  --print-variables)
+    for standin in "${STANDINS[@]}"; do echo "${standin%% *}"; done
+    exit 0
+    ;;
   --base-only)
     build_base "${2:?--base-only needs a tag}"
     exit 0
@@ -70,28 +90,18 @@ case "${1:-}" in
 esac
 
 docker image inspect "$base" >/dev/null 2>&1 || build_base "$base"
-build_standin python 3.11
-build_standin nginx 1.22
-build_standin postgres 15
-build_standin redis 7.0
-build_standin prometheus 2.42
-build_standin alertmanager 0.25
-build_standin postgres-exporter 0.11
-build_standin redis-exporter 1.45
-build_standin nginx-exporter 0.11
+for standin in "${STANDINS[@]}"; do
+  read -r _ name tag <<<"$standin"
+  build_standin "$name" "$tag"
+done
 
-cat > "$out" <<ENV
-# Written by offline-images/build.sh: stand-ins built from Debian 12 packages.
-# Delete this file to go back to the upstream images.
-PYTHON_IMAGE=$prefix/python:3.11
-NGINX_IMAGE=$prefix/nginx:1.22
-POSTGRES_IMAGE=$prefix/postgres:15
-REDIS_IMAGE=$prefix/redis:7.0
-PROMETHEUS_IMAGE=$prefix/prometheus:2.42
-ALERTMANAGER_IMAGE=$prefix/alertmanager:0.25
-POSTGRES_EXPORTER_IMAGE=$prefix/postgres-exporter:0.11
-REDIS_EXPORTER_IMAGE=$prefix/redis-exporter:1.45
-NGINX_EXPORTER_IMAGE=$prefix/nginx-exporter:0.11
-ENV
+{
+  echo "# Written by offline-images/build.sh: stand-ins built from Debian 12 packages."
+  echo "# Delete this file to go back to the upstream images."
+  for standin in "${STANDINS[@]}"; do
+    read -r variable name tag <<<"$standin"
+    echo "$variable=$prefix/$name:$tag"
+  done
+} > "$out"
 log "wrote $out:"
 cat "$out"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the images the stack needs can be had. Called by `make up` (and so `make test`):
-# - images.env exists: the stand-ins it names are rebuilt if any is missing;
+# - images.env exists: the stand-ins are rebuilt if any it names is missing here, or if it lacks
+#   a variable build.sh now writes (a stand-in added since it was written);
 # - the upstream images are here, or a registry answers: nothing to do (Compose pulls);
 # - otherwise: build the stand-ins from Debian packages and write images.env.
 set -euo pipefail
@@ -12,8 +13,15 @@ if [ -f images.env ]; then
   missing=$(sed -n 's/^[A-Z_]*_IMAGE=//p' images.env | while read -r image; do
     docker image inspect "$image" >/dev/null 2>&1 || echo "$image"
   done)
-  [ -z "$missing" ] && exit 0
-  echo "images.env names stand-ins that are missing here: rebuilding them (see offline-images/README.md)"
+  lacking=$("$here/build.sh" --print-variables | while read -r variable; do
+    grep -q "^$variable=" images.env || echo "$variable"
+  done)
+  [ -z "$missing$lacking" ] && exit 0
+  if [ -n "$missing" ]; then
+    echo "images.env names stand-ins that are missing here: rebuilding them (see offline-images/README.md)"
+  else
+    echo "images.env has no stand-in for ${lacking//$'\n'/ }: rebuilding the stand-ins (see offline-images/README.md)"
+  fi
 else
   # The base image of the app, as compose.yaml resolves it: the first image Compose would pull.
   probe=$("$root/scripts/python-image.sh")

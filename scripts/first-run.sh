@@ -19,7 +19,7 @@ mkdir -p "$secrets_dir"
 chmod 700 "$secrets_dir"
 for name in secret_key postgres_password db_owner_password db_app_password db_monitor_password \
   redis_app_password redis_monitor_password prometheus_password broker_app_password \
-  broker_worker_password broker_monitor_password; do
+  broker_worker_password broker_monitor_password grafana_admin_password; do
   file="$secrets_dir/$name"
   if [ ! -e "$file" ]; then
     # 48 random bytes, URL-safe base64: 64 characters, no quoting trouble anywhere.

@@ -96,6 +96,8 @@ NETWORKS = {
     "redis-exporter": {"backend", "metrics"},
     "nginx-exporter": {"status", "metrics"},
     "acme": {"acme", "metrics"},
+    # Probes nginx's listeners from the network nginx publishes on, as a client would.
+    "blackbox-exporter": {"edge", "metrics"},
 }
 
 
