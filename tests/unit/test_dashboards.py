@@ -42,7 +42,7 @@ def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_there_are_dashboards_and_the_provider_loads_their_folder():
     assert [p.name for p in DASHBOARDS] == ["golden-signals.json", "slo-and-probes.json"]
-    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/flask-stack.yml").read_text())
+    provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/dashboards.yml").read_text())
     (only,) = provider["providers"]
     assert only["type"] == "file"
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["grafana"]
