@@ -202,6 +202,8 @@ SECRETS_NOT_IN_K8S = {
     "prometheus_tls_cert": "Prometheus is a ClusterIP Service, never published",
     "prometheus_tls_key": "Prometheus is a ClusterIP Service, never published",
     "grafana_admin_password": "no Grafana in the Kubernetes version",
+    "backup_s3_credentials": "no backup service in the Kubernetes version (docs/backups.md)",
+    "backup_age_identity": "no backup service in the Kubernetes version (docs/backups.md)",
 }
 
 
@@ -1002,13 +1004,14 @@ def _scrape_jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_prometheus_scrapes_composes_jobs_under_their_names(overlay):
     # The same job names as compose's prometheus/prometheus.yml (but Alertmanager, the `acme`
     # certificate client, not carried over: cert-manager is Kubernetes' way, and the blackbox
-    # probes of Compose's edge: an Ingress is probed from outside the cluster), so the
+    # probes of Compose's edge: an Ingress is probed from outside the cluster; nor the optional
+    # backup service, which Kubernetes leaves to the cluster's own backup tooling), so the
     # alert rules' `job=` selectors (prometheus/rules/*.yml) find their series when loaded
     # into this Prometheus; each target is a Service of the render.
     _, docs = overlay
     k8s = _scrape_jobs(yaml.safe_load(config_map(docs, "prometheus-config")["prometheus.yml"]))
     ours = _scrape_jobs(yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text()))
-    assert set(k8s) == set(ours) - {"alertmanager", "acme", "blackbox"}
+    assert set(k8s) == set(ours) - {"alertmanager", "acme", "blackbox", "backup"}
     rules = "\n".join(p.read_text() for p in sorted((ROOT / "prometheus/rules").glob("*.yml")))
     assert set(re.findall(r'job="([^"]+)"', rules)) <= set(k8s)
     services = {
