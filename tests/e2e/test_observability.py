@@ -205,14 +205,23 @@ def fast_copy_of(alert: str, path: Path) -> None:
     pytest.fail(f"no shipped rule named {alert}")
 
 
+# An alert whose delivery is tested -> the service whose outage fires it, and a label of the
+# notification: an inside view (Redis's exporter) and the outside one (the edge's probe).
+OUTAGES = {
+    "RedisDown": ("redis", '"job":"redis"'),
+    "EdgeDownFromOutside": ("nginx", '"probe":"https"'),
+}
+
+
 @pytest.fixture
-def alert_receiver(tmp_path: Path) -> Iterator[str]:
+def alert_receiver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A webhook receiver on Alertmanager's network, Alertmanager pointed at it (the webhook URL
-    is a secret file), and Prometheus with a fast copy of RedisDown as one more rule file; both
-    recreated as they were afterwards."""
+    is a secret file), and Prometheus with a fast copy of the alert (the test's parameter) as
+    one more rule file; both recreated as they were afterwards, the stopped service started."""
+    alert = request.param
     network = next(n for n in inspect("alertmanager")["NetworkSettings"]["Networks"])
     fast_rules = tmp_path / "e2e-fast.yml"
-    fast_copy_of("RedisDown", fast_rules)
+    fast_copy_of(alert, fast_rules)
     tmp_path.chmod(0o755)
     name = f"alert-receiver-{uuid.uuid4().hex[:8]}"
     webhook = tmp_path / "alert_webhook_url"
@@ -239,8 +248,9 @@ def alert_receiver(tmp_path: Path) -> Iterator[str]:
         try:
             yield name
         finally:
-            compose("start", "redis")
-            wait_healthy("redis")
+            service = OUTAGES[alert][0]
+            compose("start", service)
+            wait_healthy(service)
 
 
 def inspect_configs(service: str) -> list[dict[str, str]]:
@@ -251,21 +261,25 @@ def inspect_configs(service: str) -> list[dict[str, str]]:
     ]
 
 
-def test_redis_down_alert_is_delivered_to_the_webhook(alert_receiver):
+@pytest.mark.parametrize("alert_receiver", list(OUTAGES), indirect=True)
+def test_an_outage_alert_is_delivered_to_the_webhook(alert_receiver, request):
+    alert = request.node.callspec.params["alert_receiver"]
+    service, label = OUTAGES[alert]
+
     def fast_rule_loaded() -> bool:
         groups = prometheus.get("/api/v1/rules")["groups"]
         return any(g["name"] == "e2e-fast" for g in groups)
 
-    wait_for(fast_rule_loaded, 30, 1, "the e2e copy of RedisDown to load")
-    compose("stop", "redis")
+    wait_for(fast_rule_loaded, 30, 1, f"the e2e copy of {alert} to load")
+    compose("stop", service)
     received: list[str] = []
 
     def delivered() -> bool:
-        received[:] = [body for body in captured(alert_receiver) if '"RedisDown"' in body]
+        received[:] = [body for body in captured(alert_receiver) if f'"{alert}"' in body]
         return any('"status":"firing"' in body.replace(" ", "") for body in received)
 
-    wait_for(delivered, 150, 2, "RedisDown at the webhook")
-    assert '"job":"redis"' in received[-1].replace(" ", "")
+    wait_for(delivered, 150, 2, f"{alert} at the webhook")
+    assert label in received[-1].replace(" ", "")
 
 
 def test_prometheus_is_back_to_the_shipped_rules_after_the_alert_test():

@@ -79,8 +79,8 @@ def test_the_probes_fail_and_the_down_alert_is_pending_while_nginx_is_stopped():
             )
 
         wait_for(failed_since_stop, 60, 2, "every probe to fail")
-        # Its `for:` (2m) keeps it pending here; tests/e2e/test_observability.py shows an
-        # alert that fires reaching the webhook.
+        # Its `for:` (2m) keeps it pending here; tests/e2e/test_observability.py delivers a
+        # copy of it with a short `for:` to a webhook receiver.
         wait_for(lambda: "pending" in edge_down_alert_state(), 60, 2, "EdgeDownFromOutside")
     # `stopped` waited for nginx to be healthy: the probes see it again.
     wait_for(all_probes_succeed, 90, 2, "every probe to succeed again after nginx is back")
