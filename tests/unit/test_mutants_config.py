@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import app.config as app_config
 import redis
 from app.config import (
     ConfigError,
@@ -403,3 +404,15 @@ def test_the_cache_client_options_make_a_command_to_a_dead_redis_fail_cleanly() 
     client = redis.Redis(host="127.0.0.1", port=9, **options)
     with pytest.raises(redis.exceptions.ConnectionError):
         client.get("flaskstack:any")
+
+
+def test_the_production_image_refusal_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "production-image"
+    marker.write_text("FLASK_CONFIG=production only\n")
+    monkeypatch.setattr(app_config, "PRODUCTION_IMAGE_MARKER", marker)
+    assert refusal({"FLASK_CONFIG": "development"}) == (
+        "FLASK_CONFIG=development cannot run in the production image (debug and placeholder"
+        " secrets are for `make dev`, which runs the development image); use production"
+    )
