@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+import app.config as app_config
+import redis
 from app.config import (
     ConfigError,
     Env,
@@ -299,3 +301,118 @@ def test_the_testing_database_can_be_used_from_another_thread(
     assert answers == [1]
     with app.app_context():
         db.engine.dispose()
+
+
+def jobs(**environ: str) -> str:
+    """The broker URL the worker and the scheduler would use with ENVIRON."""
+    return get_config("production", environ=environ, jobs_only=True).JOBS_BROKER_URL
+
+
+def test_the_broker_url_is_read_from_its_own_variable_and_kept_without_credentials() -> None:
+    assert jobs() == "redis://broker:6379/0"
+    assert jobs(JOBS_BROKER_URL="redis://queue:6390/3") == "redis://queue:6390/3"
+
+
+def test_a_broker_user_alone_or_a_password_alone_goes_into_the_url() -> None:
+    assert jobs(BROKER_USER="worker") == "redis://worker@broker:6379/0"
+    # Redis's default user with a password (requirepass): an empty user name before the colon.
+    assert jobs(BROKER_PASSWORD="s3cr3t-pw") == "redis://:s3cr3t-pw@broker:6379/0"
+
+
+def test_a_broker_user_is_quoted_whole_and_a_url_without_a_path_takes_it_too() -> None:
+    assert jobs(BROKER_USER="svc/worker") == "redis://svc%2Fworker@broker:6379/0"
+    assert jobs(JOBS_BROKER_URL="redis://queue:6390", BROKER_USER="w") == "redis://w@queue:6390"
+
+
+def test_only_the_host_part_of_the_broker_url_is_read_for_credentials() -> None:
+    # An "@" or "://" further on (a query value) is the URL's own business.
+    url = "redis://queue:6390/1?health=http://probe@monitor/ping"
+    assert jobs(JOBS_BROKER_URL=url, BROKER_USER="w") == (
+        "redis://w@queue:6390/1?health=http://probe@monitor/ping"
+    )
+
+
+@pytest.mark.parametrize("url", ["redis://old:pw@queue:6390/1", "queue:6390/1"])
+def test_a_broker_url_with_credentials_or_without_a_scheme_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        jobs(JOBS_BROKER_URL=url, BROKER_USER="worker")
+    assert str(caught.value) == (
+        "JOBS_BROKER_URL must be scheme://host:port/db, without credentials"
+    )
+
+
+def test_every_job_setting_is_read_from_its_own_variable() -> None:
+    config = get_config(
+        "production",
+        environ={
+            "BROKER_TIMEOUT": "0.5",
+            "JOB_VISIBILITY_TIMEOUT": "90",
+            "JOB_MAX_ATTEMPTS": "3",
+            "WORKER_CONCURRENCY": "4",
+            "IMPORT_BATCH_SIZE": "50",
+            "IMPORT_RETENTION_SECONDS": "86400",
+            "IMPORT_EXPIRY_INTERVAL_SECONDS": "600",
+        },
+        jobs_only=True,
+    )
+    assert config.BROKER_TIMEOUT == 0.5
+    assert config.JOB_VISIBILITY_TIMEOUT == 90
+    assert config.JOB_MAX_ATTEMPTS == 3
+    assert config.WORKER_CONCURRENCY == 4
+    assert config.IMPORT_BATCH_SIZE == 50
+    assert config.IMPORT_RETENTION_SECONDS == 86400
+    assert config.IMPORT_EXPIRY_INTERVAL_SECONDS == 600
+    assert get_config("production", environ={}, jobs_only=True).BROKER_TIMEOUT == 2.0
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [("0.1", 0.1), ("60", 60.0)])
+def test_the_broker_timeout_takes_a_tenth_of_a_second_to_a_minute(raw: str, seconds: float) -> None:
+    config = get_config("production", environ={"BROKER_TIMEOUT": raw}, jobs_only=True)
+    assert config.BROKER_TIMEOUT == seconds
+
+
+@pytest.mark.parametrize("raw", ["0.09", "60.5"])
+def test_a_broker_timeout_beyond_those_bounds_is_refused(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        get_config("production", environ={"BROKER_TIMEOUT": raw}, jobs_only=True)
+    assert str(caught.value) == f"BROKER_TIMEOUT must be between 0.1 and 60.0, got {float(raw)}"
+
+
+@pytest.mark.parametrize(
+    ("name", "minimum"),
+    [
+        ("JOB_VISIBILITY_TIMEOUT", 5),
+        ("JOB_MAX_ATTEMPTS", 1),
+        ("WORKER_CONCURRENCY", 1),
+        ("IMPORT_BATCH_SIZE", 1),
+        ("IMPORT_RETENTION_SECONDS", 1),
+        ("IMPORT_EXPIRY_INTERVAL_SECONDS", 1),
+    ],
+)
+def test_job_counts_and_durations_hold_at_their_minimum(name: str, minimum: int) -> None:
+    config = get_config("production", environ={name: str(minimum)}, jobs_only=True)
+    assert getattr(config, name) == minimum
+    with pytest.raises(ConfigError) as caught:
+        get_config("production", environ={name: str(minimum - 1)}, jobs_only=True)
+    assert str(caught.value) == f"{name} must be at least {minimum}, got {minimum - 1}"
+
+
+def test_the_cache_client_options_make_a_command_to_a_dead_redis_fail_cleanly() -> None:
+    """The options build a working client: a refused connection (port 9, discard) is redis'
+    ConnectionError, which app/caching.py turns into a miss, not a crash of the retry policy."""
+    options = get_config(environ=production()).CACHE_OPTIONS
+    client = redis.Redis(host="127.0.0.1", port=9, **options)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        client.get("flaskstack:any")
+
+
+def test_the_production_image_refusal_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "production-image"
+    marker.write_text("FLASK_CONFIG=production only\n")
+    monkeypatch.setattr(app_config, "PRODUCTION_IMAGE_MARKER", marker)
+    assert refusal({"FLASK_CONFIG": "development"}) == (
+        "FLASK_CONFIG=development cannot run in the production image (debug and placeholder"
+        " secrets are for `make dev`, which runs the development image); use production"
+    )
