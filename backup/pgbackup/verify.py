@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .postgres import environment, psql
@@ -32,23 +35,37 @@ def plain_command(settings: Settings, path: Path) -> list[str]:
     return ["cat", str(path)]
 
 
+def _lines(settings: Settings, path: Path, command: list[str]) -> Iterator[bytes]:
+    """COMMAND's output, line by line, with the plain dump of PATH on its stdin; both must
+    succeed. Streamed: a dump's data can be far larger than the service's memory limit."""
+    with tempfile.TemporaryFile() as source_errors, tempfile.TemporaryFile() as errors:
+        source = subprocess.Popen(
+            plain_command(settings, path), stdout=subprocess.PIPE, stderr=source_errors
+        )
+        assert source.stdout is not None
+        with subprocess.Popen(
+            command, stdin=source.stdout, stdout=subprocess.PIPE, stderr=errors,
+            env=environment(settings),
+        ) as reader:  # fmt: skip
+            source.stdout.close()  # the reader alone holds the pipe: age sees it close
+            assert reader.stdout is not None
+            yield from reader.stdout
+        # A reader that needs only the start (`pg_restore --list` reads the table of contents)
+        # closes the pipe early, and age dies of SIGPIPE then: no fault when the reader succeeded.
+        status = source.wait()
+        if status and not (status == -signal.SIGPIPE and reader.returncode == 0):
+            source_errors.seek(0)
+            error = source_errors.read().decode(errors="replace").strip()
+            raise VerifyError(f"{path.name} cannot be read: {error}.")
+        if reader.returncode:
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
+            raise VerifyError(f"{path.name} is not a complete dump: {lines[-1] if lines else ''}.")
+
+
 def _through(settings: Settings, path: Path, command: list[str]) -> str:
-    """COMMAND's output with the plain dump of PATH on its stdin; both must succeed."""
-    source = subprocess.Popen(
-        plain_command(settings, path), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert source.stdout is not None
-    result = subprocess.run(
-        command, stdin=source.stdout, capture_output=True, env=environment(settings), timeout=3600
-    )
-    source.stdout.close()
-    source_error = source.stderr.read().decode(errors="replace").strip() if source.stderr else ""
-    if source.wait():
-        raise VerifyError(f"{path.name} cannot be read: {source_error}.")
-    if result.returncode:
-        error = result.stderr.decode(errors="replace").strip().splitlines()
-        raise VerifyError(f"{path.name} is not a complete dump: {error[-1] if error else ''}.")
-    return result.stdout.decode(errors="replace")
+    """COMMAND's whole output (a short one: a table of contents, pg_restore's messages)."""
+    return b"".join(_lines(settings, path, command)).decode(errors="replace")
 
 
 def _name(qualified: str) -> tuple[str, str]:
@@ -77,12 +94,12 @@ def row_counts(settings: Settings, path: Path) -> dict[tuple[str, str], int]:
     """Rows per table in the dump's data (COPY text format: one line per row)."""
     counts: dict[tuple[str, str], int] = {}
     current: tuple[str, str] | None = None
-    for line in _through(settings, path, ["pg_restore", "--data-only", "-f", "-"]).split("\n"):
+    for line in _lines(settings, path, ["pg_restore", "--data-only", "-f", "-"]):
         if current is None:
-            if match := COPY.match(line):
+            if match := COPY.match(line.decode(errors="replace").rstrip("\n")):
                 current = _name(match.group(1))
                 counts[current] = 0
-        elif line == "\\.":
+        elif line.rstrip(b"\n") == b"\\.":
             current = None
         else:
             counts[current] += 1
