@@ -74,9 +74,11 @@ def test_migrations_ran_once_per_deploy_not_once_per_replica():
 
 
 def test_every_app_replica_is_scraped_by_prometheus():
+    # The stack file's replica count (APP_REPLICAS, 3 by default) runs, and each is scraped.
+    wait_replicas(APP, 3)
+
     def all_scraped() -> bool:
-        up = query('up{job="app"} == 1')
-        return len(up) == len(running_tasks(APP))
+        return len(query('up{job="app"} == 1')) == 3
 
     wait_for(all_scraped, 60, 2, "one app target per replica")
 

@@ -248,3 +248,22 @@ def test_unexpected_errors_are_500_without_internals(
     assert "secret internal detail" not in response.get_data(as_text=True)
     logged = [r for r in caplog.records if r.exc_info and r.levelname == "ERROR"]
     assert logged, "the exception is logged with its traceback"
+
+
+def test_a_request_that_waits_past_the_pool_timeout_gets_503(tmp_path: Any) -> None:
+    # A file database gets a QueuePool, as Postgres does: one connection, held elsewhere, and
+    # the request waits pool_timeout (1 s) for it before the handler answers.
+    app = build_app(
+        PROPAGATE_EXCEPTIONS=False,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pool.db'}",
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1},
+    )
+    with app.app_context():
+        engine = db.engine
+        with engine.connect():  # the pool's only connection, checked out
+            response = app.test_client().get("/api/items")
+        assert response.status_code == 503
+        assert error_of(response)["code"] == "database_unavailable"
+        # With the connection back in the pool, the same request succeeds.
+        assert app.test_client().get("/api/items").status_code == 200
+        engine.dispose()
