@@ -310,3 +310,78 @@ def test_the_doc_counts_the_dashboards_it_ships() -> None:
     dashboards = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
     count = {1: "one", 2: "two", 3: "three", 4: "four"}[len(dashboards)]
     assert f"holds {count} Grafana dashboards as JSON" in words(OBS)
+
+
+# --- the promtool tests' timings, as the doc tells them ------------------------------------
+
+
+def duration(value: str) -> float:
+    """A Prometheus duration (`3d14h`, `70m`) in minutes."""
+    units = {"d": 1440, "h": 60, "m": 1, "s": 1 / 60}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([dhms])", value))
+
+
+def verdicts(path: str, alert: str) -> dict[float, bool]:
+    """Minute of each evaluation of ALERT in a promtool test file -> whether it expects it."""
+    found = {}
+    for case in yaml.safe_load(text(path))["tests"]:
+        for check in case.get("alert_rule_test", []):
+            if check["alertname"] == alert:
+                found[duration(check["eval_time"])] = bool(check["exp_alerts"])
+    return found
+
+
+def test_the_fast_burn_pages_within_the_minutes_the_doc_says() -> None:
+    said = re.search(
+        r"(\d+) % of requests failing \(or every request slow\) after an hour of clean traffic "
+        r"pages within (\d+) minutes",
+        words(OBS),
+    )
+    assert said, "observability.md no longer gives the fast burn's timing"
+    case = yaml.safe_load(text("prometheus/tests/slo_test.yml"))["tests"][0]
+    series = {s["series"]: s["values"] for s in case["input_series"]}
+    errors = next(v for k, v in series.items() if 'url_rule="/api/items", status="500"' in k)
+    # '0x60 6+6x40': no failure for the first hour (61 samples a minute apart), then 6 a minute.
+    clean, bad = re.fullmatch(r"0x(\d+) (\d+)\+\d+x\d+", errors).groups()  # type: ignore[union-attr]
+    assert case["interval"] == "1m" and int(clean) == 60
+    assert round(100 * int(bad) / (60 + int(bad))) == int(said.group(1))
+    starts = int(clean) + 1
+    for alert in ("ApiErrorBudgetFastBurn", "ApiLatencyBudgetFastBurn"):
+        times = verdicts("prometheus/tests/slo_test.yml", alert)
+        first = min(t for t, fires in times.items() if fires)
+        assert first - starts <= int(said.group(2)), alert
+        assert not any(fires for t, fires in times.items() if t < first), alert
+
+
+def test_the_slow_burn_opens_a_ticket_in_the_hours_the_doc_says() -> None:
+    said = re.search(
+        r"after three clean days, ([\d.]+) % failing \(([\d.]+) % slow\) opens a ticket between "
+        r"(\d+) and (\d+) hours in \(none at ([\d, or]+) hours, one at (\d+)\), and never pages",
+        words(OBS),
+    )
+    assert said, "observability.md no longer gives the slow burn's timing"
+    low, high, none_at, one_at = said.group(3), said.group(4), said.group(5), said.group(6)
+    assert one_at == high
+    silent = [int(h) for h in re.findall(r"\d+", none_at)]
+    assert max(silent) == int(low)
+    path = "prometheus/tests/slo_slow_burn_test.yml"
+    # Each series' growth per sample once the burn starts: '0x2160 0.6+0.6x480' grows by 0.6.
+    case = yaml.safe_load(text(path))["tests"][0]
+    growth = {}
+    for series in case["input_series"]:
+        step = re.search(r"\+([\d.]+)x\d+$", series["values"]).group(1)  # type: ignore[union-attr]
+        growth[re.search(r'status="(\d+)"(, le="([\d.]+)")?', series["series"]).groups()] = float(
+            step
+        )
+    total = growth[("200", None, None)] + growth[("500", None, None)]
+    fast = sum(step for (_, le, _), step in growth.items() if le)
+    assert round(100 * growth[("500", None, None)] / total, 1) == float(said.group(1))
+    assert round(100 * (1 - fast / total), 1) == float(said.group(2))
+    for alert in ("ApiErrorBudgetSlowBurn", "ApiLatencyBudgetSlowBurn"):
+        times = verdicts(path, alert)
+        for hour in silent:
+            assert times[duration(f"3d{hour}h")] is False, f"{alert} at {hour} h"
+        assert times[duration(f"3d{high}h")] is True, f"{alert} at {high} h"
+    for alert in ("ApiErrorBudgetFastBurn", "ApiLatencyBudgetFastBurn"):
+        times = verdicts(path, alert)
+        assert times and not any(times.values()), f"{alert}: never pages"
