@@ -541,6 +541,18 @@ CLAIMS = [
     ),
     Claim(
         MUTATION,
+        "runs `mutmut run` with one worker per core (`nproc`)",
+        "scripts/mutation.sh",
+        r'\n"\$venv/bin/mutmut" run --max-children "\$\(nproc\)"\n',
+    ),
+    Claim(
+        MUTATION,
+        "took from 6 min 44 s to 34 min 34 s",
+        MUTATION,
+        r"34 min 34 s on\s+5585b17 under a heavy load, 6 min 44 s to 9 min 17 s before",
+    ),
+    Claim(
+        MUTATION,
         "[mutmut](https://pypi.org/project/mutmut/) 3.8.1.",
         "requirements-mutation.txt",
         r"\nmutmut==3\.8\.1\s",
@@ -733,3 +745,28 @@ def test_the_offline_table_gives_composes_upstream_images_and_build_sh_stand_ins
     for variable, upstream, standin in rows:
         assert f"${{{variable}:-{upstream}}}" in compose_text, variable
         assert built[variable] == standin, variable
+
+
+def test_the_mutation_results_add_up_and_name_their_command_and_commit() -> None:
+    """docs/mutation.md's scores are a measurement: they name the command and the commit they
+    were measured on, and each score follows from the counts beside it."""
+    doc = words(MUTATION)
+    assert re.search(r"`make mutation` on commit [0-9a-f]{7,40} took \d+ min \d+ s", doc), (
+        "mutation.md no longer names the command and commit of its results"
+    )
+    rows = re.findall(
+        r"^\| (?:`(app/[^`]+)`|\*\*overall\*\*) \| \**(\d+)\** \| \**(\d+)\** \| \**([\d.]+) %",
+        text(MUTATION),
+        re.M,
+    )
+    *modules, (_, total, killed, score) = rows
+    assert modules and all(name for name, *_ in modules)
+    for name, mutants, dead, percent in [*modules, ("overall", total, killed, score)]:
+        assert round(100 * int(dead) / int(mutants), 1) == float(percent), name
+    assert sum(int(m) for _, m, _, _ in modules) == int(total)
+    assert sum(int(k) for _, _, k, _ in modules) == int(killed)
+    # The earlier runs it quotes: "84.9 % (2680 of 3157 ...", and the overall line in prose.
+    quoted = re.findall(r"([\d.]+) % \((\d+) of (\d+)", doc)
+    assert len(quoted) >= 3
+    for percent, dead, mutants in quoted:
+        assert round(100 * int(dead) / int(mutants), 1) == float(percent), (dead, mutants)
