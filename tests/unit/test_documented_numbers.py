@@ -333,6 +333,18 @@ CLAIMS = [
         "tests/unit/test_dashboards.py",
         r"\nGRID_WIDTH = 24\n",
     ),
+    Claim(
+        OBS,
+        "change the data source to `https://prometheus:9090`",
+        "compose.yaml",
+        r"\$\{PROMETHEUS_PORT:-9090\}:9090\"",
+    ),
+    Claim(
+        OBS,
+        "change the data source to `https://prometheus:9090`",
+        "grafana/provisioning/datasources/prometheus.yml",
+        r"\n\s+url: http://prometheus:9090\n",
+    ),
     Claim(OBS, "in an RFC 5424 message", "logging/compose.syslog.yaml", r"syslog-format: rfc5424"),
     # --- backups.md ---------------------------------------------------------------------------
     Claim(
