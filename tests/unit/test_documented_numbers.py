@@ -47,6 +47,10 @@ PERF = "docs/performance.md"
 TESTING = "docs/testing.md"
 MUTATION = "docs/mutation.md"
 K8S = "deploy/k8s/README.md"
+OBS = "docs/observability.md"
+BACKUPS = "docs/backups.md"
+API = "docs/api.md"
+DEV = "docs/development.md"
 OFFLINE = "offline-images/README.md"
 GUNICORN = "gunicorn.conf.py"
 CONFIG = "app/config.py"
@@ -298,6 +302,147 @@ CLAIMS = [
     ),
     Claim(TESTING, "the last 60 log lines of each", ".ci/run", r"logs --no-color --tail=60 "),
     Claim("README.md", "Python 3.11 or newer", "Makefile", r"sys\.version_info < \(3, 11\)"),
+    # --- observability.md -------------------------------------------------------------------
+    Claim(
+        OBS,
+        "the stack's own certificate (`certs/fullchain.pem`)",
+        "compose.yaml",
+        r"\$\{PROBE_CA_FILE:-\$\{CERT_DIR:-\./certs\}/fullchain\.pem\}",
+    ),
+    Claim(
+        OBS,
+        "loads a copy of it with a 5 s `for:`",
+        "tests/e2e/test_observability.py",
+        r'"for": "5s"',
+    ),
+    Claim(
+        OBS,
+        "the Prometheus data source, uid `prometheus`",
+        "grafana/provisioning/datasources/prometheus.yml",
+        r"\n\s+uid: prometheus\n",
+    ),
+    Claim(
+        OBS,
+        "open `http://localhost:3000/` (`GRAFANA_PORT`)",
+        "compose.yaml",
+        r"\$\{GRAFANA_PORT:-3000\}:3000",
+    ),
+    Claim(
+        OBS,
+        "panels inside the 24-column grid",
+        "tests/unit/test_dashboards.py",
+        r"\nGRID_WIDTH = 24\n",
+    ),
+    Claim(
+        OBS,
+        "change the data source to `https://prometheus:9090`",
+        "compose.yaml",
+        r"\$\{PROMETHEUS_PORT:-9090\}:9090\"",
+    ),
+    Claim(
+        OBS,
+        "change the data source to `https://prometheus:9090`",
+        "grafana/provisioning/datasources/prometheus.yml",
+        r"\n\s+url: http://prometheus:9090\n",
+    ),
+    Claim(OBS, "in an RFC 5424 message", "logging/compose.syslog.yaml", r"syslog-format: rfc5424"),
+    # --- backups.md ---------------------------------------------------------------------------
+    Claim(
+        BACKUPS,
+        "every `BACKUP_INTERVAL_SECONDS` (a day) it dumps",
+        "compose.yaml",
+        r"BACKUP_INTERVAL_SECONDS: \$\{BACKUP_INTERVAL_SECONDS:-86400\}",
+    ),
+    Claim(
+        BACKUPS,
+        "the newest `BACKUP_KEEP` (7)",
+        "compose.yaml",
+        r"BACKUP_KEEP: \$\{BACKUP_KEEP:-7\}",
+    ),
+    Claim(
+        BACKUPS,
+        "`BACKUP_KEEP_DAILY` (7) days",
+        "compose.yaml",
+        r"BACKUP_KEEP_DAILY: \$\{BACKUP_KEEP_DAILY:-7\}",
+    ),
+    Claim(
+        BACKUPS,
+        "`BACKUP_KEEP_WEEKLY` (5) ISO weeks",
+        "compose.yaml",
+        r"BACKUP_KEEP_WEEKLY: \$\{BACKUP_KEEP_WEEKLY:-5\}",
+    ),
+    Claim(
+        BACKUPS,
+        "every `BACKUP_VERIFY_INTERVAL_SECONDS` (a day)",
+        "compose.yaml",
+        r"BACKUP_VERIFY_INTERVAL_SECONDS: \$\{BACKUP_VERIFY_INTERVAL_SECONDS:-86400\}",
+    ),
+    Claim(
+        BACKUPS,
+        "the private key in `AGE_KEY` (default `secrets/backup_age_identity`)",
+        "scripts/restore.sh",
+        r"\nkey=\$\{AGE_KEY:-\$\{SECRETS_DIR:-\./secrets\}/backup_age_identity\}\n",
+    ),
+    Claim(
+        BACKUPS,
+        "Here only one major version (15) can be run",
+        "offline-images/build.sh",
+        r'"POSTGRES_IMAGE postgres 15"',
+    ),
+    Claim(
+        BACKUPS,
+        "Only Postgres 15 runs on this machine",
+        "compose.yaml",
+        r"\$\{POSTGRES_IMAGE:-postgres:15\.[0-9.]+-bookworm\}",
+    ),
+    Claim(
+        BACKUPS,
+        "The backup image has Debian 12's client (15)",
+        "compose.yaml",
+        r"\$\{PYTHON_IMAGE:-python:[0-9.]+-slim-bookworm\}",
+    ),
+    Claim(
+        BACKUPS,
+        "The backup image has Debian 12's client (15)",
+        "backup/Dockerfile",
+        r"install -y --no-install-recommends postgresql-client ",
+    ),
+    # --- api.md and development.md ------------------------------------------------------------
+    Claim(API, "an OpenAPI 3.1 document", "app/openapi/document.py", r'"openapi": "3\.1\.0",'),
+    Claim(
+        API,
+        "`https://localhost:8443/api/openapi.json`",
+        "compose.yaml",
+        r"\$\{HTTPS_PORT:-8443\}:8443",
+    ),
+    Claim(
+        DEV, "reload https://localhost:8443/", "compose.dev.yaml", r"\$\{HTTPS_PORT:-8443\}:8443"
+    ),
+    Claim(
+        API,
+        "(25 cases per operation and phase,",
+        "tests/e2e/test_openapi.py",
+        r"\nMAX_EXAMPLES = 25\n",
+    ),
+    Claim(API, "a fixed seed, 150 s at most)", "tests/e2e/test_openapi.py", r'"--seed", "\d+"'),
+    Claim(
+        API, "a fixed seed, 150 s at most)", "tests/e2e/test_openapi.py", r"\nRUN_TIMEOUT = 150\n"
+    ),
+    Claim(
+        API, "--checks all --max-examples 25", "tests/e2e/test_openapi.py", r"\nMAX_EXAMPLES = 25\n"
+    ),
+    Claim(
+        DEV,
+        "weekly, at most five pull requests open",
+        "renovate.json",
+        r'"schedule": \[\s+"before 6am on monday"\s+\],\s+"prConcurrentLimit": 5,',
+    ),
+    Claim(
+        DEV,
+        "through the edge within 10 seconds",
+        "tests/dev/test_live_reload.py",
+        r"\nSERVED_WITHIN_SECONDS = 10\n",
+    ),
     # --- Swarm and Kubernetes -------------------------------------------------------------
     Claim(
         SCALING, "| app replicas | 3 (`APP_REPLICAS`)", SWARM, r"replicas: \$\{APP_REPLICAS:-3\}"
@@ -408,6 +553,24 @@ CLAIMS = [
     ),
     Claim(
         MUTATION,
+        "runs `mutmut run` with one worker per core (`nproc`)",
+        "scripts/mutation.sh",
+        r'\n"\$venv/bin/mutmut" run --max-children "\$\(nproc\)"\n',
+    ),
+    Claim(
+        TESTING,
+        "Slow (6 min 44 s to 34 min 34 s on 2 cores, by the load:",
+        MUTATION,
+        r"took\s+from\s+6\s+min\s+44\s+s\s+to\s+34\s+min\s+34\s+s,\s+by\s+the\s+load",
+    ),
+    Claim(
+        MUTATION,
+        "took from 6 min 44 s to 34 min 34 s",
+        MUTATION,
+        r"34 min 34 s on\s+5585b17 under a heavy load, 6 min 44 s to 9 min 17 s before",
+    ),
+    Claim(
+        MUTATION,
         "[mutmut](https://pypi.org/project/mutmut/) 3.8.1.",
         "requirements-mutation.txt",
         r"\nmutmut==3\.8\.1\s",
@@ -511,6 +674,7 @@ SERVICE_CLAIMS = [
         CONF, "the Redis container's 192 MB limit (`mem_limit`", "redis", "mem_limit", "192m"
     ),
     ServiceClaim(OPS, "within the 60 s `stop_grace_period`", "worker", "stop_grace_period", "60s"),
+    ServiceClaim(BACKUPS, "The service runs as user 999", "backup", "user", "999:999"),
 ]
 
 
@@ -599,3 +763,28 @@ def test_the_offline_table_gives_composes_upstream_images_and_build_sh_stand_ins
     for variable, upstream, standin in rows:
         assert f"${{{variable}:-{upstream}}}" in compose_text, variable
         assert built[variable] == standin, variable
+
+
+def test_the_mutation_results_add_up_and_name_their_command_and_commit() -> None:
+    """docs/mutation.md's scores are a measurement: they name the command and the commit they
+    were measured on, and each score follows from the counts beside it."""
+    doc = words(MUTATION)
+    assert re.search(r"`make mutation` on commit [0-9a-f]{7,40} took \d+ min \d+ s", doc), (
+        "mutation.md no longer names the command and commit of its results"
+    )
+    rows = re.findall(
+        r"^\| (?:`(app/[^`]+)`|\*\*overall\*\*) \| \**(\d+)\** \| \**(\d+)\** \| \**([\d.]+) %",
+        text(MUTATION),
+        re.M,
+    )
+    *modules, (_, total, killed, score) = rows
+    assert modules and all(name for name, *_ in modules)
+    for name, mutants, dead, percent in [*modules, ("overall", total, killed, score)]:
+        assert round(100 * int(dead) / int(mutants), 1) == float(percent), name
+    assert sum(int(m) for _, m, _, _ in modules) == int(total)
+    assert sum(int(k) for _, _, k, _ in modules) == int(killed)
+    # The earlier runs it quotes: "84.9 % (2680 of 3157 ...", and the overall line in prose.
+    quoted = re.findall(r"([\d.]+) % \((\d+) of (\d+)", doc)
+    assert len(quoted) >= 3
+    for percent, dead, mutants in quoted:
+        assert round(100 * int(dead) / int(mutants), 1) == float(percent), (dead, mutants)
