@@ -20,7 +20,7 @@ loading the data, so it is exact too.
 
 Why slots: an update of a row locks it until the transaction commits, so one counter row would
 make every concurrent write wait for the one before it to commit (its fsync included). A write
-adds to the slot ``pg_backend_pid() % SLOTS``: concurrent connections mostly hit different rows,
+adds to the slot ``mod(pg_backend_pid(), SLOTS)``: concurrent connections mostly hit different rows,
 and one transaction always uses one slot, so two transactions never wait for each other's slot
 in opposite orders (no deadlock). A slot's row is created by the first write that needs it
 (``INSERT ... ON CONFLICT DO UPDATE``), so an empty database has an empty counter. A slot may
@@ -70,7 +70,7 @@ BEGIN
     SELECT -count(*) INTO delta FROM removed;
   END IF;
   IF delta <> 0 THEN
-    INSERT INTO items_count AS c (slot, n) VALUES (pg_backend_pid() % {SLOTS}, delta)
+    INSERT INTO items_count AS c (slot, n) VALUES (mod(pg_backend_pid(), {SLOTS}), delta)
     ON CONFLICT (slot) DO UPDATE SET n = c.n + EXCLUDED.n;
   END IF;
   RETURN NULL;
@@ -106,12 +106,12 @@ def install(connection: sa.Connection) -> None:
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         # SHARE: readers go on, writers wait until the migration's transaction commits.
-        connection.exec_driver_sql("LOCK TABLE items IN SHARE MODE")
+        connection.execute(sa.text("LOCK TABLE items IN SHARE MODE"))
     for statement in POSTGRES_DDL if postgres else SQLITE_DDL:
-        connection.exec_driver_sql(statement)
+        connection.execute(sa.text(statement))
     connection.execute(item_count.delete())
-    connection.exec_driver_sql(
-        "INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0"
+    connection.execute(
+        sa.text("INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0")
     )
 
 
