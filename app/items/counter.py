@@ -111,7 +111,9 @@ def install(connection: sa.Connection) -> None:
         connection.execute(sa.text(statement))
     connection.execute(item_count.delete())
     connection.execute(
-        sa.text("INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0")
+        sa.text(
+            "INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0"
+        )
     )
 
 

@@ -82,7 +82,8 @@ def test_every_string_the_published_pattern_allows_is_a_position(raw: str) -> No
     "raw",
     [
         "abc", "1", "1.", ".1", "1.2.3", "1,2", " 1.2", "1.2 ", "1.2\n", "+1.2", "1.-2",
-        "１.２", "1.2" + "0" * 40, "12345678901234567890.1", "%00", "MTc5NTg2MDAwMDEyMzQ1Ni40Mg",
+        "\uff11.\uff12", "1.2" + "0" * 40, "12345678901234567890.1", "%00",
+        "MTc5NTg2MDAwMDEyMzQ1Ni40Mg",
     ],
 )  # fmt: skip
 def test_what_is_not_a_cursor_is_refused(raw: str) -> None:
