@@ -57,9 +57,7 @@ def test_a_cursor_names_its_rows_key_and_reads_back() -> None:
 
 
 @given(
-    st.datetimes(
-        min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)
-    ),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
     st.integers(min_value=1, max_value=MAX_ID),
 )
 def test_every_rows_cursor_reads_back_and_matches_the_published_pattern(
