@@ -130,7 +130,9 @@ sa.event.listen(db.metadata, "after_create", _after_create)
 def total_column() -> sa.ScalarSelect[Any]:
     """The number of rows in ``items`` as a scalar subquery, exact as of the statement's
     snapshot."""
-    return sa.select(sa.func.coalesce(sa.func.sum(item_count.c.n), 0)).scalar_subquery()
+    # sum(bigint) is numeric in Postgres (a Decimal in Python): cast back to an integer.
+    summed = sa.cast(sa.func.coalesce(sa.func.sum(item_count.c.n), 0), sa.BigInteger)
+    return sa.select(summed).scalar_subquery()
 
 
 def total() -> int:
