@@ -32,6 +32,12 @@ would scan the table again (writes are frequent), and a write that commits while
 recounts could be cached stale. Why not ``pg_class.reltuples``: an estimate, and the contract's
 ``total`` is exact.
 
+An empty database has no counter rows, so scripts/restore.sh still sees a freshly migrated
+database as empty. The triggers run with the writer's rights: the app's role may write
+``items_count`` as it may write ``items`` (postgres/roles.sql grants rows on every table).
+The total and the page are two statements, as they were with ``count(*)``: under READ
+COMMITTED a write committed between them may show in one and not the other.
+
 The migration (0004) installs the same triggers and initialises the counter from ``count(*)``
 while holding a lock that keeps writers out. SQLite (the unit tests' database) gets the same
 counter with row-level triggers (it has no statement triggers, no TRUNCATE, one writer).
