@@ -87,3 +87,8 @@ def row_to_dict(row: object, schema: dict[str, Any]) -> dict[str, object]:
 
 def item_to_dict(item: Item) -> dict[str, object]:
     return row_to_dict(item, ITEM)
+
+
+# The exact count of items, kept by triggers on this table (app/items/counter.py): registers
+# its table and triggers on the metadata with the items table.
+from app.items import counter  # noqa: E402, F401

@@ -34,10 +34,14 @@ def _not_found() -> ApiError:
     {200: Reply("A page of items and the total count.", ITEM_PAGE)},
     errors=(422, 503),
     query=PAGE_QUERY,
+    description=(
+        "Page by `offset`, or by `cursor` for deep pages: pass a page's `next_cursor` as "
+        "`cursor` to get the page after it (`offset` is then 0). `total` counts every item."
+    ),
 )
 def list_items() -> Response:
-    limit, offset = parse_page()
-    return jsonify(service.list_items(limit, offset))
+    limit, offset, after = parse_page()
+    return jsonify(service.list_items(limit, offset, after))
 
 
 @bp.post("/items")

@@ -15,6 +15,7 @@ from typing import Any
 from flask import request
 
 from app.errors import ApiError, ValidationError
+from app.items.cursor import CURSOR_MAX, CURSOR_PATTERN, Position, decode_cursor
 from app.items.models import DESCRIPTION_MAX, ITEM, NAME_MAX
 
 # Text holds no NUL (Postgres cannot store it); a required text is not blank: it has a
@@ -55,9 +56,27 @@ ITEM_CHANGES: dict[str, Any] = {
 }
 # GET /api/items: absent or empty (`?limit=&offset=`, as a form with blank fields sends) is
 # the default.
+# `cursor` (keyset pagination, app/items/cursor.py) is the `next_cursor` of an earlier page; it
+# and a non-zero `offset` exclude each other.
 PAGE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-    "offset": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+    "offset": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**63 - 1,
+        "default": 0,
+        "description": "Rows to skip. Must be 0 (or absent) with `cursor`.",
+    },
+    "cursor": {
+        "type": "string",
+        "maxLength": CURSOR_MAX,
+        "pattern": CURSOR_PATTERN,
+        "description": (
+            "The `next_cursor` of an earlier page: this page starts right after that page's "
+            "last item, in the same order, whatever was added or deleted since. Deep pages cost "
+            "as little as the first one (offset walks past every skipped row)."
+        ),
+    },
 }
 ITEM_PAGE: dict[str, Any] = {
     "type": "object",
@@ -65,9 +84,13 @@ ITEM_PAGE: dict[str, Any] = {
         "items": {"type": "array", "items": ITEM},
         "total": {"type": "integer", "minimum": 0},
         "limit": {"type": "integer"},
-        "offset": {"type": "integer"},
+        "offset": {"type": "integer", "description": "As asked; 0 for a page by cursor."},
+        "next_cursor": {
+            "type": ["string", "null"],
+            "description": "Pass as `cursor` for the next page; null on the last page.",
+        },
     },
-    "required": ["items", "total", "limit", "offset"],
+    "required": ["items", "total", "limit", "offset", "next_cursor"],
     "additionalProperties": False,
 }
 UTC_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
@@ -175,6 +198,19 @@ def _int_arg(name: str) -> int:
     return value
 
 
-def parse_page() -> tuple[int, int]:
-    """``limit`` (1..100, default 20) and ``offset`` (>= 0, default 0) from the query string."""
-    return _int_arg("limit"), _int_arg("offset")
+def parse_page() -> tuple[int, int, Position | None]:
+    """``limit`` (1..100, default 20), ``offset`` (>= 0, default 0) and ``cursor`` (absent or
+    empty: none) from the query string. A cursor with a non-zero offset is refused, naming
+    ``offset``."""
+    limit, offset = _int_arg("limit"), _int_arg("offset")
+    raw = request.args.get("cursor") or ""
+    if not raw:
+        return limit, offset, None
+    position = decode_cursor(raw)
+    if position is None:
+        raise ValidationError(
+            "cursor", "'cursor' is not a cursor this API gave: pass a page's 'next_cursor' as is."
+        )
+    if offset:
+        raise ValidationError("offset", "'offset' must be 0 or absent when 'cursor' is given.")
+    return limit, 0, position

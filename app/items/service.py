@@ -1,6 +1,8 @@
 """Item operations against the database, with single items and statistics cached.
 
-Lists are never cached, so a page read after a write is always current. Single items
+Lists are never cached, so a page read after a write is always current; their ``total`` is
+the count the database keeps beside the rows (app/items/counter.py), and deep pages go by
+cursor (app/items/cursor.py). Single items
 (``item:<id>``) and the statistics (``stats``) are cached; every write invalidates both after
 its commit, and a read that raced a write never stores what it read (app/caching.py).
 """
@@ -15,6 +17,8 @@ from flask import current_app
 
 from app.caching import cache_invalidate, cache_read, cache_store
 from app.extensions import db
+from app.items import counter
+from app.items.cursor import Position, encode_cursor
 from app.items.models import MAX_ID, Item, iso_utc, item_to_dict
 
 STATS_KEY = "stats"
@@ -28,16 +32,24 @@ def _invalidate(item_id: int) -> None:
     cache_invalidate(item_key(item_id), STATS_KEY)
 
 
-def list_items(limit: int, offset: int) -> dict[str, Any]:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Item)) or 0
-    rows = db.session.scalars(
-        sa.select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit).offset(offset)
-    )
+def list_items(limit: int, offset: int, after: Position | None = None) -> dict[str, Any]:
+    """A page, newest first: past OFFSET rows, or after the position AFTER (a cursor). One row
+    more than LIMIT is read to know whether a next page exists. ``total`` is the counter the
+    database keeps (app/items/counter.py), not a count of the table."""
+    query = sa.select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit + 1)
+    if after is not None:
+        query = query.where(sa.tuple_(Item.created_at, Item.id) < tuple(after))
+    elif offset:
+        query = query.offset(offset)
+    rows = list(db.session.scalars(query))
+    page = rows[:limit]
+    last = page[-1] if len(rows) > limit else None
     return {
-        "items": [item_to_dict(item) for item in rows],
-        "total": total,
+        "items": [item_to_dict(item) for item in page],
+        "total": counter.total(),
         "limit": limit,
         "offset": offset,
+        "next_cursor": None if last is None else encode_cursor(last.created_at, last.id),
     }
 
 
@@ -95,13 +107,14 @@ def delete_item(item_id: int) -> bool:
 
 
 def get_stats() -> dict[str, Any]:
-    """Counts and bounds from one aggregate query, cached for STATS_CACHE_TIMEOUT seconds."""
+    """Counts and bounds from one query, cached for STATS_CACHE_TIMEOUT seconds."""
     cached = cache_read(STATS_KEY)
     if cached.value is not None:
         return dict(cached.value)
+    # The count from the counter, the bounds from the ends of ix_items_created_at_id: no scan.
     count, newest, oldest = db.session.execute(
         sa.select(
-            sa.func.count(Item.id), sa.func.max(Item.created_at), sa.func.min(Item.created_at)
+            counter.total_column(), sa.func.max(Item.created_at), sa.func.min(Item.created_at)
         )
     ).one()
     stats = {
