@@ -36,7 +36,8 @@ def _not_found() -> ApiError:
     query=PAGE_QUERY,
     description=(
         "Page by `offset`, or by `cursor` for deep pages: pass a page's `next_cursor` as "
-        "`cursor` to get the page after it (`offset` is then 0). `total` counts every item."
+        "`cursor` to get the page after it (an `offset` then counts from there). `total` "
+        "counts every item."
     ),
 )
 def list_items() -> Response:

@@ -56,8 +56,8 @@ ITEM_CHANGES: dict[str, Any] = {
 }
 # GET /api/items: absent or empty (`?limit=&offset=`, as a form with blank fields sends) is
 # the default.
-# `cursor` (keyset pagination, app/items/cursor.py) is the `next_cursor` of an earlier page; it
-# and a non-zero `offset` exclude each other.
+# `cursor` (keyset pagination, app/items/cursor.py) is the `next_cursor` of an earlier page;
+# with it, `offset` counts from the cursor's position.
 PAGE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
     "offset": {
@@ -65,7 +65,7 @@ PAGE_QUERY: dict[str, dict[str, Any]] = {
         "minimum": 0,
         "maximum": 2**63 - 1,
         "default": 0,
-        "description": "Rows to skip. Must be 0 (or absent) with `cursor`.",
+        "description": "Rows to skip: from the start of the list, or with `cursor` from its position.",
     },
     "cursor": {
         "type": "string",
@@ -84,7 +84,7 @@ ITEM_PAGE: dict[str, Any] = {
         "items": {"type": "array", "items": ITEM},
         "total": {"type": "integer", "minimum": 0},
         "limit": {"type": "integer"},
-        "offset": {"type": "integer", "description": "As asked; 0 for a page by cursor."},
+        "offset": {"type": "integer", "description": "As asked."},
         "next_cursor": {
             "type": ["string", "null"],
             "description": "Pass as `cursor` for the next page; null on the last page.",
@@ -200,8 +200,8 @@ def _int_arg(name: str) -> int:
 
 def parse_page() -> tuple[int, int, Position | None]:
     """``limit`` (1..100, default 20), ``offset`` (>= 0, default 0) and ``cursor`` (absent or
-    empty: none) from the query string. A cursor with a non-zero offset is refused, naming
-    ``offset``."""
+    empty: none) from the query string. With a cursor, ``offset`` counts from the cursor's
+    position."""
     limit, offset = _int_arg("limit"), _int_arg("offset")
     raw = request.args.get("cursor") or ""
     if not raw:
@@ -211,6 +211,4 @@ def parse_page() -> tuple[int, int, Position | None]:
         raise ValidationError(
             "cursor", "'cursor' is not a cursor this API gave: pass a page's 'next_cursor' as is."
         )
-    if offset:
-        raise ValidationError("offset", "'offset' must be 0 or absent when 'cursor' is given.")
-    return limit, 0, position
+    return limit, offset, position

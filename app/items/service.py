@@ -33,13 +33,14 @@ def _invalidate(item_id: int) -> None:
 
 
 def list_items(limit: int, offset: int, after: Position | None = None) -> dict[str, Any]:
-    """A page, newest first: past OFFSET rows, or after the position AFTER (a cursor). One row
+    """A page, newest first: OFFSET rows skipped, counted from the start of the list or, with a
+    cursor, from the position AFTER. One row
     more than LIMIT is read to know whether a next page exists. ``total`` is the counter the
     database keeps (app/items/counter.py), not a count of the table."""
     query = sa.select(Item).order_by(Item.created_at.desc(), Item.id.desc()).limit(limit + 1)
     if after is not None:
         query = query.where(sa.tuple_(Item.created_at, Item.id) < tuple(after))
-    elif offset:
+    if offset:
         query = query.offset(offset)
     rows = list(db.session.scalars(query))
     page = rows[:limit]

@@ -169,10 +169,20 @@ def test_a_malformed_cursor_is_422_naming_cursor(client: FlaskClient, raw: str) 
     }
 
 
-def test_a_cursor_with_a_non_zero_offset_is_422_naming_offset(client: FlaskClient) -> None:
-    error = error_of(client, "cursor=1795860000123456.42&offset=3")
-    assert error["field"] == "offset"
-    assert error["message"] == "'offset' must be 0 or absent when 'cursor' is given."
+def test_with_a_cursor_the_offset_counts_from_its_position(
+    client: FlaskClient, make_item: ItemFactory
+) -> None:
+    for n in range(8):
+        make_item(f"item {n}")
+    everything = [item["id"] for item in page(client, "limit=100")["items"]]
+    cursor = page(client, "limit=2")["next_cursor"]
+    skipped = page(client, f"limit=3&cursor={cursor}&offset=3")
+    assert [item["id"] for item in skipped["items"]] == everything[5:8]
+    assert (skipped["offset"], skipped["next_cursor"]) == (3, None)
+
+
+def test_a_bad_limit_or_offset_beside_a_cursor_is_named(client: FlaskClient) -> None:
+    assert error_of(client, "cursor=1795860000123456.42&offset=-1")["field"] == "offset"
     # A bad limit is named before the cursor is read.
     assert error_of(client, "cursor=1795860000123456.42&limit=0")["field"] == "limit"
 
