@@ -65,7 +65,7 @@ PAGE_QUERY: dict[str, dict[str, Any]] = {
         "minimum": 0,
         "maximum": 2**63 - 1,
         "default": 0,
-        "description": "Rows to skip: from the start of the list, or with `cursor` from its position.",
+        "description": "Rows to skip: from the list's start, or from the `cursor`'s position.",
     },
     "cursor": {
         "type": "string",
