@@ -58,6 +58,8 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")
 preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in {"1", "true", "yes"}
 
 # --- Logs: JSON on stdout; the app writes the one access line per request ------------------
+# In each worker the lines go out through one writer thread (app/logs.py, started in
+# post_worker_init below), so that no request thread waits on the stdout pipe.
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 accesslog = None
 errorlog = "-"
@@ -67,7 +69,7 @@ logconfig_dict = {
     "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
     "handlers": {
         "stdout": {
-            "class": "logging.StreamHandler",
+            "class": "app.logs.WriterThreadHandler",
             "formatter": "json",
             "stream": "ext://sys.stdout",
         }
@@ -165,6 +167,9 @@ def post_request(worker, req, environ, resp) -> None:
 
 
 def post_worker_init(worker) -> None:
+    from app.logs import start_log_writers
+
+    start_log_writers()
     if worker.cfg.worker_class_str != "gthread" or worker.cfg.timeout <= 0:
         return
 

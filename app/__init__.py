@@ -19,6 +19,7 @@ from app.logs import configure_logging
 from app.proxy import ProxyGate, TrustedProxies
 from app.request_log import register_request_logging
 from app.sentry import init_sentry
+from app.sessions import CachedSerializerSessionInterface
 from app.version import __version__
 
 __all__ = ["ConfigError", "__version__", "create_app", "create_database_app"]
@@ -66,6 +67,7 @@ def create_database_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 def _new_app(config: Config, settings: dict[str, Any], static_folder: str | None) -> Flask:
     configure_logging(settings.get("LOG_LEVEL", config.LOG_LEVEL))
     app = Flask(__name__, static_folder=static_folder)
+    app.session_interface = CachedSerializerSessionInterface()
     app.config.from_object(config)
     app.config.update(settings)
     if config.NAME == "production":

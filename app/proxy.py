@@ -13,6 +13,7 @@ when an unknown peer calls, so a recreated nginx with a new address is followed.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -36,11 +37,19 @@ WSGIApp = Callable[..., Iterable[bytes]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def is_loopback(address: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address, parsed once per distinct peer (the app's peers are a handful of proxies;
+    parsing cost two ip_address calls per request before), or None when it is not one."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
+        return None
+
+
+def is_loopback(address: str) -> bool:
+    ip = parse_address(address)
+    return ip is not None and ip.is_loopback
 
 
 class TrustedProxies:
@@ -73,11 +82,8 @@ class TrustedProxies:
         return address in self._addresses
 
     def _in_networks(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._networks)
+        ip = parse_address(address)
+        return ip is not None and any(ip in network for network in self._networks)
 
     def _refresh(self, now: float) -> None:
         with self._lock:
