@@ -12,23 +12,39 @@ Compose default, flask-stack, when unset):
   items_list      GET /api/items?limit=20 (lists are never cached: two queries per request)
   item_create     POST /api/items (one INSERT and a cache invalidation per request)
 
-Then the `imports` scenario: BENCH_IMPORTS imports of BENCH_IMPORT_SIZE items each are posted
-at once through the edge and followed until the worker has applied them all: items applied
-per second through the job worker, and the worker's memory at the end.
+Then, in this order (each can be named in BENCH_SCENARIOS too):
 
-wrk runs in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario except
-`healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
+  fixed_rate   every app scenario again with h2load at a constant rate of half the peak wrk
+               measured for it (--rps, HTTP/1.1): p50, p99, p99.9 from h2load's request log
+  http2        /healthz and the cached read over HTTP/2, BENCH_H2_CONNECTIONS connections
+               with BENCH_H2_STREAMS streams each, at saturation
+  large_table  BENCH_LARGE_ROWS rows seeded with one INSERT ... generate_series as the schema's
+               owner (then ANALYZE); the list's first page and a deep page (by cursor when the
+               API returns `next_cursor`, else by offset); the rows are removed afterwards
+  imports      BENCH_IMPORTS imports of BENCH_IMPORT_SIZE items each, posted at once through the
+               edge and followed until the worker has applied them all: items per second
+  peers        the app swapped for each peer in turn (bench/peer_swap.py, bench/peers/):
+               the Flask guide's gunicorn recipe, a bare Flask app, Granian; the peers
+               alternate (stack recipe bare granian granian bare recipe stack for 2 rounds) and
+               the stack's own app is back at the end, checked identical, even on failure
+
+wrk and h2load run in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario
+except `healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
 recreated with a high RATE_LIMIT/RATE_BURST (so the per-client limit does not turn the load
 into 429s) and recreated again with the caller's settings afterwards, even on failure or
-Ctrl-C. Nothing else about the stack is changed.
+Ctrl-C. Apart from the peers' swaps of the app, nothing else about the stack is changed.
 
 Settings (environment): BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64),
 BENCH_THREADS (2), BENCH_WARMUP (s, 2), BENCH_TIMEOUT (s, wrk's per-request timeout, 5),
 BENCH_SCENARIOS (comma-separated subset), BENCH_SEED_ITEMS (rows present before the list
 scenario, 100), BENCH_IMPORTS (4), BENCH_IMPORT_SIZE (2000), BENCH_RATE_LIMIT (100000r/s),
-BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results). `--smoke` shortens everything (2 s,
-8 connections, no warm-up, 2 imports of 200 items) and exits 1 unless every scenario produced
-requests and no errors, and every import was applied.
+BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results), BENCH_RATE_DURATION (s, as
+BENCH_DURATION), BENCH_H2_CONNECTIONS (8), BENCH_H2_STREAMS (10), BENCH_LARGE_ROWS (1000000;
+0 skips), BENCH_PEERS (stack,recipe,bare,granian; none skips), BENCH_PEER_ROUNDS (2),
+BENCH_PEER_DURATION (s, as BENCH_DURATION). `--smoke` shortens everything (2 s, 8
+connections, no warm-up, 4 HTTP/2 connections, 2 000 large-table rows, one round of peers,
+2 imports of 200 items) and exits 1 unless every scenario, peer and phase produced requests
+and no errors, and every import was applied.
 
 Output: a table on stdout and the same figures in results/bench-<UTC timestamp>.json.
 """
@@ -255,7 +271,11 @@ def seed(stack: Stack, rows: int) -> dict[str, str]:
         if status != 200:
             raise BenchError(f"GET /api/items/{item['id']} answered {status}")
     log(f"seeded {missing} rows; cached item id {item['id']}; static file {static_path}")
-    return {"static_path": static_path, "item_path": f"/api/items/{item['id']}"}
+    return {
+        "static_path": static_path,
+        "item_path": f"/api/items/{item['id']}",
+        "items_total": str(int(page["total"]) + missing + 1),
+    }
 
 
 def import_throughput(stack: Stack, imports: int, size: int) -> dict[str, Any]:
@@ -1110,6 +1130,7 @@ def main() -> int:
             "h2_connections": h2_connections,
             "h2_streams": h2_streams,
             "large_rows": large_rows,
+            "items_before_scenarios": int(paths["items_total"]),
         },
         "app_settings": settings,
         "scenarios": scenarios,
