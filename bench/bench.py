@@ -61,7 +61,6 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -500,16 +499,11 @@ def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) ->
         status, page = stack.http("GET", f"/api/items?limit=20&offset={deep}")
         if status != 200:
             raise BenchError(f"GET /api/items?offset={deep} answered {status}")
-        cursor = page.get("next_cursor") if isinstance(page, dict) else None
-        if cursor:
-            deep_path = "/api/items?" + urllib.parse.urlencode({"limit": 20, "cursor": cursor})
-            mode = "cursor"
-        else:
+        deep_path, mode = latency.deep_page_path(page, deep)
+        if mode != "cursor":
             log(
                 "large table: cursor pagination not available (no next_cursor): deep page by offset"
             )
-            deep_path = f"/api/items?limit=20&offset={deep}"
-            mode = "offset (cursor pagination not available)"
         result: dict[str, Any] = {"rows": rows, "seed_s": seed_s, "deep_position": deep,
                                   "deep_mode": mode}  # fmt: skip
         for key, path in (("first_page", "/api/items?limit=20"), ("deep_page", deep_path)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import urllib.parse
 from typing import Any
 
 
@@ -153,3 +154,16 @@ def alternation(peers: list[str], rounds: int) -> list[str]:
     for number in range(rounds):
         order += peers if number % 2 == 0 else peers[::-1]
     return order
+
+
+def deep_page_path(page: Any, offset: int, limit: int = 20) -> tuple[str, str]:
+    """(path, mode) of the large-table scenario's deep page, from the answer to
+    `GET /api/items?limit=LIMIT&offset=OFFSET`: by its `next_cursor` when the API gives one
+    (keyset pagination), else by that offset, said so."""
+    cursor = page.get("next_cursor") if isinstance(page, dict) else None
+    if isinstance(cursor, str) and cursor:
+        return "/api/items?" + urllib.parse.urlencode({"limit": limit, "cursor": cursor}), "cursor"
+    return (
+        f"/api/items?limit={limit}&offset={offset}",
+        "offset (cursor pagination not available)",
+    )

@@ -167,3 +167,13 @@ def test_the_fingerprint_names_what_a_restored_app_must_keep():
         "image": "p/app:local", "image_id": "sha256:1", "cmd": ["gunicorn"], "entrypoint": None,
         "env": ["A=1", "B=2"], "healthcheck": {"Interval": 1}, "config_hash": "abc",
     }  # fmt: skip
+
+
+def test_the_deep_page_goes_by_cursor_when_the_api_gives_one_and_else_by_offset():
+    path, mode = latency.deep_page_path({"items": [], "next_cursor": "eyJpZCI6IDF9+/="}, 900)
+    assert mode == "cursor"
+    assert path == "/api/items?limit=20&cursor=eyJpZCI6IDF9%2B%2F%3D"  # opaque: escaped
+    for page in ({"items": []}, {"items": [], "next_cursor": None}, b"not json"):
+        path, mode = latency.deep_page_path(page, 900)
+        assert path == "/api/items?limit=20&offset=900"
+        assert mode == "offset (cursor pagination not available)"
