@@ -12,23 +12,39 @@ Compose default, flask-stack, when unset):
   items_list      GET /api/items?limit=20 (lists are never cached: two queries per request)
   item_create     POST /api/items (one INSERT and a cache invalidation per request)
 
-Then the `imports` scenario: BENCH_IMPORTS imports of BENCH_IMPORT_SIZE items each are posted
-at once through the edge and followed until the worker has applied them all: items applied
-per second through the job worker, and the worker's memory at the end.
+Then, in this order (each can be named in BENCH_SCENARIOS too):
 
-wrk runs in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario except
-`healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
+  fixed_rate   every app scenario again with h2load at a constant rate of half the peak wrk
+               measured for it (--rps, HTTP/1.1): p50, p99, p99.9 from h2load's request log
+  http2        /healthz and the cached read over HTTP/2, BENCH_H2_CONNECTIONS connections
+               with BENCH_H2_STREAMS streams each, at saturation
+  large_table  BENCH_LARGE_ROWS rows seeded with one INSERT ... generate_series as the schema's
+               owner (then ANALYZE); the list's first page and a deep page (by cursor when the
+               API returns `next_cursor`, else by offset); the rows are removed afterwards
+  imports      BENCH_IMPORTS imports of BENCH_IMPORT_SIZE items each, posted at once through the
+               edge and followed until the worker has applied them all: items per second
+  peers        the app swapped for each peer in turn (bench/peer_swap.py, bench/peers/):
+               the Flask guide's gunicorn recipe, a bare Flask app, Granian; the peers
+               alternate (stack recipe bare granian granian bare recipe stack for 2 rounds) and
+               the stack's own app is back at the end, checked identical, even on failure
+
+wrk and h2load run in a small image built from bench/Dockerfile on PYTHON_IMAGE. Every scenario
+except `healthz_direct` goes over HTTPS to 127.0.0.1:HTTPS_PORT only. For the run, nginx is
 recreated with a high RATE_LIMIT/RATE_BURST (so the per-client limit does not turn the load
 into 429s) and recreated again with the caller's settings afterwards, even on failure or
-Ctrl-C. Nothing else about the stack is changed.
+Ctrl-C. Apart from the peers' swaps of the app, nothing else about the stack is changed.
 
 Settings (environment): BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (64),
 BENCH_THREADS (2), BENCH_WARMUP (s, 2), BENCH_TIMEOUT (s, wrk's per-request timeout, 5),
 BENCH_SCENARIOS (comma-separated subset), BENCH_SEED_ITEMS (rows present before the list
 scenario, 100), BENCH_IMPORTS (4), BENCH_IMPORT_SIZE (2000), BENCH_RATE_LIMIT (100000r/s),
-BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results). `--smoke` shortens everything (2 s,
-8 connections, no warm-up, 2 imports of 200 items) and exits 1 unless every scenario produced
-requests and no errors, and every import was applied.
+BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results), BENCH_RATE_DURATION (s, as
+BENCH_DURATION), BENCH_H2_CONNECTIONS (8), BENCH_H2_STREAMS (10), BENCH_LARGE_ROWS (1000000;
+0 skips), BENCH_PEERS (stack,recipe,bare,granian; none skips), BENCH_PEER_ROUNDS (2),
+BENCH_PEER_DURATION (s, as BENCH_DURATION). `--smoke` shortens everything (2 s, 8
+connections, no warm-up, 4 HTTP/2 connections, 2 000 large-table rows, one round of peers,
+2 imports of 200 items) and exits 1 unless every scenario, peer and phase produced requests
+and no errors, and every import was applied.
 
 Output: a table on stdout and the same figures in results/bench-<UTC timestamp>.json.
 """
@@ -52,8 +68,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import latency  # noqa: E402  (bench/latency.py: h2load's output, percentiles, peer ratios)
+import peer_swap  # noqa: E402  (bench/peer_swap.py: the app as each peer, and back)
+
 from tests.support import settings  # noqa: E402  (the stack as Compose resolves it)
-from tests.support.stack import compose  # noqa: E402
+from tests.support.stack import compose, drop_cache_entry  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 
@@ -67,7 +86,12 @@ SCENARIOS = [
     ("item_create", "POST /api/items (write)", "host", True),
 ]
 
+# What runs after the wrk scenarios, in this order; BENCH_SCENARIOS may name them too.
+PHASES = ["fixed_rate", "http2", "large_table", "imports", "peers"]
+
 # The figures docs/performance.md reports against.
+TARGET_FIXED_RATE_P99_MS = 50.0  # p99 at half the measured peak, every read scenario
+TARGET_LARGE_TABLE_RATIO = 0.80  # the list at 1 000 000 rows vs at 100 rows
 TARGET_PROXY_COST = 0.15
 TARGET_CACHED_RATIO = 0.80
 TARGET_UNCACHED_RATIO = 0.40
@@ -213,6 +237,15 @@ def build_loadgen(project: str, base_image: str) -> str:
     return tag
 
 
+def build_peers_image(project: str, base_image: str) -> str:
+    """bench/peers/Dockerfile on the stack's app image: Granian and the bare Flask app."""
+    tag = f"{project}/bench-peers:local"
+    cmd = ["docker", "build", "-q", "-t", tag, "--build-arg", f"PYTHON_IMAGE={base_image}",
+           "--build-arg", f"APP_IMAGE={project}/app:local"]  # fmt: skip
+    run([*cmd, str(BENCH_DIR / "peers")], timeout=900)
+    return tag
+
+
 def seed(stack: Stack, rows: int) -> dict[str, str]:
     """Rows for the list scenario, one warm cached item, and the fingerprinted file's path."""
     status, manifest = stack.http("GET", "/static/manifest.json")
@@ -237,7 +270,11 @@ def seed(stack: Stack, rows: int) -> dict[str, str]:
         if status != 200:
             raise BenchError(f"GET /api/items/{item['id']} answered {status}")
     log(f"seeded {missing} rows; cached item id {item['id']}; static file {static_path}")
-    return {"static_path": static_path, "item_path": f"/api/items/{item['id']}"}
+    return {
+        "static_path": static_path,
+        "item_path": f"/api/items/{item['id']}",
+        "items_total": str(int(page["total"]) + missing + 1),
+    }
 
 
 def import_throughput(stack: Stack, imports: int, size: int) -> dict[str, Any]:
@@ -316,6 +353,243 @@ class Wrk:
             tail = (result.stderr or result.stdout).strip()[-400:]
             raise BenchError(f"wrk failed for {key} ({result.returncode}): {tail}")
         return json.loads(match.group(1))
+
+
+class H2load:
+    """h2load (nghttp2-client, in the bench image): a constant rate (--rps, per client) over
+    HTTP/1.1, and HTTP/2 with multiplexed streams. Latency percentiles come from its
+    per-request log (--log-file), which bench/latency.py parses: h2load itself prints only
+    min, max, mean and sd."""
+
+    def __init__(self, image: str, stack: Stack) -> None:
+        self.image, self.stack = image, stack
+
+    def run(
+        self,
+        key: str,
+        where: str,
+        url: str,
+        seconds: int,
+        *,
+        clients: int,
+        rps: float | None = None,
+        streams: int = 1,
+        http1: bool = True,
+        post: bool = False,
+    ) -> dict[str, Any]:
+        name = f"{self.stack.project}-bench-h2load-{key}-{os.getpid()}"
+        network = "host" if where == "host" else self.stack.beside_nginx()
+        cmd = [
+            "docker", "run", "--rm", "--name", name, "--network", network,
+            "--label", f"flask-stack.bench={self.stack.project}",
+            "--entrypoint", "h2load", self.image,
+            f"--clients={clients}", f"--threads={min(2, clients)}",
+            f"--max-concurrent-streams={streams}", f"--duration={seconds}",
+            "--log-file=/dev/stdout",
+            # The app serves the stack's host names only, also when called directly.
+            "--header=:authority: localhost",
+        ]  # fmt: skip
+        if http1:
+            cmd.append("--h1")
+        if rps is not None:
+            cmd.append(f"--rps={rps}")
+        if post:
+            cmd += ["--data=/bench/item.json", "--header=content-type: application/json"]
+        cmd.append(url)
+        try:
+            result = run(cmd, timeout=seconds + 90, check=False)
+        except BenchError:
+            subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=30)
+            raise
+        log_text, summary_text = latency.split_output(result.stdout)
+        try:
+            summary = latency.parse_summary(summary_text)
+            figures = latency.latency_figures(latency.parse_request_log(log_text))
+        except latency.ParseError as error:
+            tail = (result.stderr or "").strip()[-300:]
+            raise BenchError(
+                f"h2load failed for {key} ({result.returncode}): {error} {tail}"
+            ) from None
+        return {
+            "requests": summary["done"],
+            "seconds": round(summary["seconds"], 3),
+            "rps": round(summary["done"] / summary["seconds"], 1) if summary["seconds"] else 0.0,
+            **figures,
+            "errors": summary["errors"],
+            "status": summary["status"],
+            "protocol": summary["protocol"],
+            "clients": clients,
+            "streams": streams,
+        }
+
+
+def fixed_rate(
+    h2load: H2load,
+    scenarios: dict[str, dict[str, Any]],
+    urls: dict[str, str],
+    seconds: int,
+    max_clients: int,
+) -> dict[str, dict[str, Any]]:
+    """Every app scenario again, at a constant rate of half the peak wrk measured for it."""
+    rows = {}
+    for key, description, where, is_app in SCENARIOS:
+        if not is_app or not scenarios.get(key, {}).get("rps"):
+            continue
+        clients, per_client = latency.fixed_rate_plan(
+            scenarios[key]["rps"], max_clients=max_clients
+        )
+        offered = round(clients * per_client, 1)
+        log(f"fixed rate {key}: {offered} req/s ({clients} clients x {per_client}), {seconds} s")
+        row = h2load.run(
+            f"rate-{key}", where, urls[key], seconds, clients=clients, rps=per_client,
+            post=key == "item_create",
+        )  # fmt: skip
+        row.update(description=description, offered_rps=offered, peak_rps=scenarios[key]["rps"])
+        row["read"] = key != "item_create"
+        rows[key] = row
+    return rows
+
+
+def http2(
+    h2load: H2load, urls: dict[str, str], seconds: int, clients: int, streams: int
+) -> dict[str, dict[str, Any]]:
+    """/healthz and the cached read over HTTP/2 as browsers use it: few connections, many
+    streams on each, at saturation."""
+    rows = {}
+    for key, target in (("h2_healthz", "healthz"), ("h2_item_cached", "item_cached")):
+        log(f"{key}: HTTP/2, {clients} connections x {streams} streams, {seconds} s")
+        row = h2load.run(
+            key, "host", urls[target], seconds, clients=clients, streams=streams, http1=False
+        )
+        if row["protocol"] != "h2":
+            raise BenchError(f"{key}: h2load negotiated {row['protocol']!r}, not h2")
+        rows[key] = row
+    return rows
+
+
+def owner_psql(stack: Stack, sql: str, timeout: float = 600) -> str:
+    """One SQL script as the schema's owner (the role the migrations use, docs/security.md),
+    over the postgres container's local socket."""
+    owner = settings.compose_config()["services"]["db-setup"]["environment"]["DB_OWNER"]
+    result = stack.compose(
+        "exec", "-T", "postgres", "psql", "-U", owner, "-d", settings.POSTGRES_DB, "-At",
+        "-v", "ON_ERROR_STOP=1", "-c", sql, timeout=timeout,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+LARGE_MARK = "bench large-table row"
+
+
+def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) -> dict[str, Any]:
+    """Seed ROWS items in one INSERT ... generate_series (then ANALYZE), measure the list's
+    first page and a deep page (by cursor where the API gives one, else by offset), and remove
+    the seeded rows again, whatever happens."""
+    before = int(owner_psql(stack, "SELECT coalesce(max(id), 0) FROM items"))
+    log(f"large table: seeding {rows} rows")
+    started = time.monotonic()
+    try:
+        owner_psql(
+            stack,
+            f"INSERT INTO items (name, description) SELECT 'bench large ' || g, '{LARGE_MARK}' "
+            f"FROM generate_series(1, {rows}) AS g; ANALYZE items;",
+        )
+        seed_s = round(time.monotonic() - started, 1)
+        deep = rows * 9 // 10
+        status, page = stack.http("GET", f"/api/items?limit=20&offset={deep}")
+        if status != 200:
+            raise BenchError(f"GET /api/items?offset={deep} answered {status}")
+        deep_path, mode = latency.deep_page_path(page, deep)
+        if mode != "cursor":
+            log(
+                "large table: cursor pagination not available (no next_cursor): deep page by offset"
+            )
+        result: dict[str, Any] = {"rows": rows, "seed_s": seed_s, "deep_position": deep,
+                                  "deep_mode": mode}  # fmt: skip
+        for key, path in (("first_page", "/api/items?limit=20"), ("deep_page", deep_path)):
+            url = stack.base + path
+            if warmup:
+                wrk.run(f"large-{key}", "host", url, warmup, False)
+            log(f"large table {key}: GET {path[:60]}, {seconds} s")
+            row = summarise(wrk.run(f"large-{key}", "host", url, seconds, False))
+            row["url"] = url
+            result[key] = row
+        return result
+    finally:
+        log("large table: removing the seeded rows")
+        owner_psql(
+            stack,
+            f"DELETE FROM items WHERE id > {before} AND description = '{LARGE_MARK}'; "
+            "ANALYZE items;",
+        )
+        drop_cache_entry("stats")  # the statistics cached while the rows were there
+
+
+def peers_phase(
+    stack: Stack,
+    wrk: Wrk,
+    urls: dict[str, str],
+    peers: list[str],
+    rounds: int,
+    seconds: int,
+    warmup: int,
+) -> dict[str, Any]:
+    """Each peer's scenarios, the peers alternating (latency.alternation): the app is swapped
+    for each peer in turn (bench/peer_swap.py) and the stack's own is always back at the end,
+    checked identical to the one before; on failure or Ctrl-C too."""
+    before = peer_swap.fingerprint(peer_swap.inspect_app(compose))
+    order = latency.alternation(peers, rounds)
+    runs = []
+    current = "stack"
+    try:
+        for peer in order:
+            if peer != current:
+                log(f"peers: recreating the app as {peer!r}")
+                swap_started = time.monotonic()
+                try:
+                    peer_swap.swap(compose, peer)
+                except RuntimeError as error:
+                    current = "?"
+                    raise BenchError(str(error)) from None
+                current = peer
+                log(f"peers: {peer!r} healthy after {time.monotonic() - swap_started:.0f} s")
+            since = datetime.now(UTC).isoformat(timespec="seconds")
+            figures = {}
+            for key in peer_swap.PEER_SCENARIOS[peer]:
+                post = key == "item_create"
+                # Never measured cold, smoke included: healthy means one worker answers, and
+                # the others may still be importing the app (five of them for the recipe).
+                wrk.run(f"peer-{peer}-{key}", "host", urls[key], max(warmup, 1), post)
+                log(f"peer {peer} {key}: {seconds} s")
+                figures[key] = summarise(
+                    wrk.run(f"peer-{peer}-{key}", "host", urls[key], seconds, post)
+                )
+            found = log_findings(stack, since)
+            runs.append({
+                "peer": peer,
+                "scenarios": figures,
+                "worker_restarts": found.get("gunicorn_worker_restarts", 0),
+                "app_mib": memory(stack.project).get("app", {}).get("mib"),
+            })  # fmt: skip
+    finally:
+        if current != "stack":
+            log("peers: recreating the stack's own app")
+            peer_swap.swap(compose, "stack")
+    after = peer_swap.fingerprint(peer_swap.inspect_app(compose))
+    changed = sorted(key for key in before if before[key] != after[key])
+    if changed:
+        raise BenchError(f"the app restored after the peers differs in {', '.join(changed)}")
+    table = latency.peer_table(runs, "stack")
+    for peer, scenarios in table.items():
+        mine = [run for run in runs if run["peer"] == peer]
+        scenarios_meta = {
+            "description": peer_swap.PEERS[peer][1],
+            "worker_restarts": sum(run["worker_restarts"] for run in mine),
+            "app_mib": max((run["app_mib"] or 0) for run in mine),
+        }
+        table[peer] = {"scenarios": scenarios, **scenarios_meta}
+    return {"order": order, "rounds": rounds, "runs": runs, "table": table,
+            "recipe_workers": peer_swap.recipe_workers()}  # fmt: skip
 
 
 def summarise(raw: dict[str, Any]) -> dict[str, Any]:
@@ -439,8 +713,29 @@ def latest_startup(results_dir: Path, project: str) -> dict[str, Any] | None:
     return None
 
 
+def smoke_failures(report: dict[str, Any]) -> list[str]:
+    """Every figure beyond the wrk table that has no requests or has errors: fixed rate,
+    HTTP/2, the large table's two pages, and each peer's scenarios in every round."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    rows += [(f"fixed_rate {k}", r) for k, r in (report.get("fixed_rate") or {}).items()]
+    rows += [(k, r) for k, r in (report.get("http2") or {}).items()]
+    large = report.get("large_table") or {}
+    rows += [(f"large_table {k}", large[k]) for k in ("first_page", "deep_page") if k in large]
+    for run_ in (report.get("peers") or {}).get("runs", []):
+        rows += [(f"peer {run_['peer']} {k}", r) for k, r in run_["scenarios"].items()]
+    return [
+        f"{name}: {row['requests']} requests, {row['errors']} errors"
+        for name, row in rows
+        if row["requests"] == 0 or row["errors"]
+    ]
+
+
 def evaluate(
-    scenarios: dict[str, dict[str, Any]], mem: dict[str, Any], images: dict[str, float]
+    scenarios: dict[str, dict[str, Any]],
+    mem: dict[str, Any],
+    images: dict[str, float],
+    rate_rows: dict[str, dict[str, Any]] | None = None,
+    large: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     def rps(key: str) -> float | None:
         return scenarios[key]["rps"] if key in scenarios else None
@@ -488,6 +783,24 @@ def evaluate(
             + (f"; over in {', '.join(slow)}" if slow else ""),
             not slow,
         )
+    reads = {key: row for key, row in (rate_rows or {}).items() if row.get("read")}
+    if reads:
+        slow = [key for key, row in reads.items() if row["p99_ms"] >= TARGET_FIXED_RATE_P99_MS]
+        add(
+            f"p99 < {TARGET_FIXED_RATE_P99_MS:.0f} ms at half the peak rate, every read scenario",
+            ", ".join(f"{key} {row['p99_ms']:.1f}" for key, row in reads.items()) + " ms",
+            not slow,
+        )
+    if large:
+        for key, label in (("first_page", "first page"), ("deep_page", "deep page")):
+            ratio = large.get(key, {}).get("ratio_to_items_list")
+            if ratio is not None:
+                add(
+                    f"list at {large['rows']:,} rows, {label} >= "
+                    f"{TARGET_LARGE_TABLE_RATIO:.0%} of the 100-row list",
+                    f"{ratio:.0%}" + (f" ({large['deep_mode']})" if key == "deep_page" else ""),
+                    ratio >= TARGET_LARGE_TABLE_RATIO,
+                )
     if "app" in mem:
         add(
             f"app container < {TARGET_APP_MEMORY_MIB:.0f} MiB",
@@ -524,6 +837,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['p99_9_ms']:>10.1f}{row['errors']:>8}"
             f"{_pct(row.get('ratio_to_static')):>11}{_pct(row.get('ratio_to_healthz')):>12}"
         )
+    print_latency(report)
+    print_peers(report.get("peers"))
     imports = report.get("imports")
     if imports:
         worker = report["memory_mib"].get("worker", {}).get("mib")
@@ -561,6 +876,87 @@ def print_report(report: dict[str, Any]) -> None:
     print()
 
 
+def print_latency(report: dict[str, Any]) -> None:
+    rows = report.get("fixed_rate") or {}
+    if rows:
+        print()
+        print(
+            f"Fixed rate, half of each peak (h2load --rps, HTTP/1.1); goal p99 < "
+            f"{TARGET_FIXED_RATE_P99_MS:.0f} ms for reads"
+        )
+        header = (
+            f"{'scenario':<16}{'offered':>9}{'served':>9}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'p99.9 ms':>10}{'errors':>8}  p99 goal"
+        )
+        print(header)
+        print("-" * len(header))
+        for key, row in rows.items():
+            goal = "(write)"
+            if row["read"]:
+                goal = "met" if row["p99_ms"] < TARGET_FIXED_RATE_P99_MS else "NOT met"
+            print(
+                f"{key:<16}{row['offered_rps']:>9.0f}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}"
+                f"{row['p99_ms']:>9.1f}{row['p99_9_ms']:>10.1f}{row['errors']:>8}  {goal}"
+            )
+    h2 = report.get("http2") or {}
+    for key, row in h2.items():
+        print(
+            f"{key}: HTTP/2, {row['clients']} connections x {row['streams']} streams: "
+            f"{row['rps']:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, "
+            f"p99.9 {row['p99_9_ms']:.1f} ms, {row['errors']} errors"
+        )
+    large = report.get("large_table")
+    if large:
+        print(
+            f"large table, {large['rows']:,} rows (seeded in {large['seed_s']} s, removed after):"
+        )
+        for key in ("first_page", "deep_page"):
+            row = large[key]
+            mode = (
+                f", {large['deep_mode']} at {large['deep_position']:,}"
+                if key == "deep_page"
+                else ""
+            )
+            print(
+                f"  {key}: {row['rps']:.0f} req/s, p99 {row['p99_ms']:.1f} ms, "
+                f"{row['errors']} errors, {_pct(row.get('ratio_to_items_list'))} of the "
+                f"100-row items_list{mode}"
+            )
+
+
+def print_peers(peers: dict[str, Any] | None) -> None:
+    if not peers:
+        return
+    table = peers["table"]
+    keys = list(table["stack"]["scenarios"])
+    print()
+    print(
+        f"Peers: {peers['rounds']} round(s) in the order {' '.join(peers['order'])}; median "
+        "req/s (ratio to the stack's defaults)"
+    )
+    header = (
+        f"{'peer':<9}"
+        + "".join(f"{k:>18}" for k in keys)
+        + f"{'errors':>8}{'restarts':>9}{'app MiB':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for peer, data in table.items():
+        cells = []
+        for key in keys:
+            row = data["scenarios"].get(key)
+            cells.append(f"{row['rps']:>9.0f} ({row['ratio']:.2f}x)" if row else f"{'-':>18}")
+        errors = sum(row["errors"] for row in data["scenarios"].values())
+        print(
+            f"{peer:<9}"
+            + "".join(f"{c:>18}" for c in cells)
+            + f"{errors:>8}{data['worker_restarts']:>9}{data['app_mib']:>9.0f}"
+        )
+    for peer, data in table.items():
+        print(f"  {peer}: {data['description']}")
+    print(f"  (recipe workers: {peers['recipe_workers']}; p99 ms per peer in the JSON)")
+
+
 def _workers(settings: dict[str, str]) -> str:
     keys = (
         "GUNICORN_WORKER_CLASS",
@@ -595,13 +991,37 @@ def main() -> int:
     if not 1 <= connections <= 1000 or not 1 <= threads <= 16:
         raise BenchError("BENCH_CONNECTIONS must be 1 to 1000 and BENCH_THREADS 1 to 16")
     selected = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s.strip()]
-    known = [key for key, *_ in SCENARIOS] + ["imports"]
+    known = [key for key, *_ in SCENARIOS] + list(PHASES)
     unknown = [s for s in selected if s not in known]
     if unknown:
         raise BenchError(f"unknown BENCH_SCENARIOS {unknown}; known: {', '.join(known)}")
     results_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "results")
     if not results_dir.is_absolute():
         results_dir = ROOT / results_dir
+
+    peers = [p.strip() for p in os.environ.get("BENCH_PEERS", ",".join(peer_swap.PEERS)).split(",")]
+    peers = [] if peers == ["none"] else [p for p in peers if p]
+    if [p for p in peers if p not in peer_swap.PEERS]:
+        raise BenchError(f"unknown BENCH_PEERS {peers}; known: {', '.join(peer_swap.PEERS)}, none")
+    if peers and "stack" not in peers:
+        peers.insert(0, "stack")  # the baseline of every ratio
+    elif peers:
+        peers.insert(0, peers.pop(peers.index("stack")))  # first: it runs already, no swap
+    peer_rounds = env_int("BENCH_PEER_ROUNDS", 1 if args.smoke else 2)
+    peer_duration = env_int("BENCH_PEER_DURATION", duration)
+    rate_duration = env_int("BENCH_RATE_DURATION", duration)
+    h2_streams = env_int("BENCH_H2_STREAMS", 10)
+    h2_connections = env_int("BENCH_H2_CONNECTIONS", 4 if args.smoke else 8)
+    large_rows = env_int("BENCH_LARGE_ROWS", 2000 if args.smoke else 1_000_000)
+    if not 1 <= peer_rounds <= 10 or not 1 <= peer_duration <= 300 or not 1 <= rate_duration <= 300:
+        raise BenchError("BENCH_PEER_ROUNDS must be 1 to 10, the durations 1 to 300 seconds")
+    if not 1 <= h2_streams <= 100 or not 1 <= h2_connections <= 100:
+        raise BenchError("BENCH_H2_STREAMS and BENCH_H2_CONNECTIONS must be 1 to 100")
+    if large_rows > 10_000_000:
+        raise BenchError("BENCH_LARGE_ROWS must be at most 10000000 (0 skips the scenario)")
+
+    def wanted(phase: str) -> bool:
+        return not selected or phase in selected
 
     stack = Stack()
     services = stack.check_running()
@@ -610,12 +1030,20 @@ def main() -> int:
     log(f"building the load generator image on {base_image}")
     image = build_loadgen(stack.project, base_image)
     wrk = Wrk(image, stack, threads, connections, timeout_s)
+    h2load = H2load(image, stack)
+    if peers and wanted("peers"):
+        log("building the peers' image (bench/peers/Dockerfile) on the app image")
+        build_peers_image(stack.project, base_image)
 
     rate_limit = os.environ.get("BENCH_RATE_LIMIT") or "100000r/s"
     rate_burst = os.environ.get("BENCH_RATE_BURST") or "100000"
     started = datetime.now(UTC)
     scenarios: dict[str, dict[str, Any]] = {}
     imports: dict[str, Any] | None = None
+    rate_rows: dict[str, dict[str, Any]] = {}
+    h2_rows: dict[str, dict[str, Any]] = {}
+    large: dict[str, Any] | None = None
+    peer_results: dict[str, Any] | None = None
     log(f"recreating nginx with RATE_LIMIT={rate_limit} RATE_BURST={rate_burst}")
     stack.edge_limits("raise", rate_limit, rate_burst)
     try:
@@ -639,7 +1067,18 @@ def main() -> int:
             row = summarise(wrk.run(key, where, urls[key], duration, post))
             row.update(description=description, url=urls[key], source=where)
             scenarios[key] = row
-        if not selected or "imports" in selected:
+        if wanted("fixed_rate"):
+            rate_rows = fixed_rate(h2load, scenarios, urls, rate_duration, connections)
+        if wanted("http2"):
+            h2_rows = http2(h2load, urls, duration, h2_connections, h2_streams)
+        if large_rows and wanted("large_table"):
+            large = large_table(stack, wrk, large_rows, duration, warmup)
+            base_rps = scenarios.get("items_list", {}).get("rps")
+            for key in ("first_page", "deep_page"):
+                large[key]["ratio_to_items_list"] = (
+                    round(large[key]["rps"] / base_rps, 4) if base_rps else None
+                )
+        if wanted("imports"):
             count = env_int("BENCH_IMPORTS", 2 if args.smoke else 4)
             size = env_int("BENCH_IMPORT_SIZE", 200 if args.smoke else 2000)
             if not 1 <= count <= 100 or not 1 <= size <= 5000:
@@ -648,6 +1087,8 @@ def main() -> int:
             imports = import_throughput(stack, count, size)
         mem = memory(stack.project)
         findings = log_findings(stack, started.isoformat(timespec="seconds"))
+        if peers and wanted("peers"):
+            peer_results = peers_phase(stack, wrk, urls, peers, peer_rounds, peer_duration, warmup)
     finally:
         remove_loadgen_containers(stack.project)
         log("recreating nginx with the stack's own rate limit")
@@ -677,16 +1118,27 @@ def main() -> int:
             "rate_burst": rate_burst,
             "smoke": args.smoke,
             "python_image": base_image,
+            "peer_rounds": peer_rounds,
+            "peer_duration_s": peer_duration,
+            "rate_duration_s": rate_duration,
+            "h2_connections": h2_connections,
+            "h2_streams": h2_streams,
+            "large_rows": large_rows,
+            "items_before_scenarios": int(paths["items_total"]),
         },
         "app_settings": settings,
         "scenarios": scenarios,
         "imports": imports,
+        "fixed_rate": rate_rows,
+        "http2": h2_rows,
+        "large_table": large,
+        "peers": peer_results,
         "memory_mib": mem,
         "log_findings": findings,
         "image_mb": images,
         "startup": latest_startup(results_dir, stack.project),
     }
-    report["targets"] = evaluate(scenarios, mem, images)
+    report["targets"] = evaluate(scenarios, mem, images, rate_rows, large)
     results_dir.mkdir(parents=True, exist_ok=True)
     kind = "bench-smoke" if args.smoke else "bench"
     out = results_dir / f"{kind}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
@@ -700,12 +1152,13 @@ def main() -> int:
             for key, row in scenarios.items()
             if row["requests"] == 0 or row["errors"]
         ]
+        failures += smoke_failures(report)
         if imports is not None and imports["failed"]:
             failures.append(f"imports: {imports['failed']} of {imports['imports']} failed")
         if failures or not scenarios:
             log("smoke FAILED: " + ("; ".join(failures) or "no scenario ran"))
             return 1
-        log("smoke passed: every scenario produced figures and no errors")
+        log("smoke passed: every scenario, peers included, produced figures and no errors")
     return 0
 
 

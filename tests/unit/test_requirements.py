@@ -113,3 +113,14 @@ def test_the_image_and_the_virtualenv_install_with_hashes_required():
         dockerfile = (ROOT / image / "Dockerfile").read_text()
         assert re.search(hashed + r"/tmp/requirements\.txt", dockerfile), image
     assert re.search(hashed + r"requirements-dev\.txt", (ROOT / "Makefile").read_text())
+
+
+def test_the_bench_peer_image_pins_granian_with_its_hashes_and_installs_them_required():
+    listed = entries("bench/peers/requirements.txt")
+    assert "granian" in listed
+    unhashed = [package for package, (_, hashes) in listed.items() if not hashes]
+    assert not unhashed, f"bench/peers/requirements.txt: no hash for {unhashed}"
+    wrong = {p: v for p, v in direct("bench/peers/requirements.in").items() if listed[p][0] != v}
+    assert not wrong, f"bench/peers/requirements.txt differs from its .in: {wrong}"
+    dockerfile = (ROOT / "bench" / "peers" / "Dockerfile").read_text()
+    assert re.search(r"pip install [^\n]*--require-hashes[^\n]*\n[^\n]*-r /tmp/req", dockerfile)
