@@ -92,10 +92,12 @@ def restart_on_change(
             return exit_code(code)
         current = snapshot(root)
         if current != seen:
-            changed = sorted(set(current.items()) ^ set(seen.items()))
-            print(f"dev: {changed[0][0]} changed: restarting {command[0]}", flush=True)
+            changed = sorted({path for path, _ in set(current.items()) ^ set(seen.items())})
+            print(f"dev: {', '.join(changed)} changed: restarting {command[0]}", flush=True)
             stop(child)
-            seen = snapshot(root)
+            # What was seen before the stop, not after: a file saved while the command stops
+            # (a Celery warm shutdown takes seconds) restarts it once more, and is named.
+            seen = current
             child = subprocess.Popen(command)
 
 

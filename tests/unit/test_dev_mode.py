@@ -130,45 +130,78 @@ def test_the_development_servers_refuse_any_config_but_development(flask_config)
     assert result.stderr.startswith("configuration error: dev/serve.py runs with FLASK_CONFIG=")
 
 
-def test_the_reloader_restarts_the_command_when_a_python_file_changes(tmp_path):
-    watched = tmp_path / "app"
-    watched.mkdir()
-    module = watched / "module.py"
-    module.write_text("VALUE = 1\n")
-    (watched / "notes.txt").write_text("not Python\n")
-    starts = tmp_path / "starts"
-    child = f"open({str(starts)!r}, 'a').write('start\\n'); import time; time.sleep(60)"
-    runner = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import serve; "
-        "sys.exit(serve.restart_on_change([sys.executable, '-c', sys.argv[3]], "
-        "Path(sys.argv[2]), 0.1))"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", runner, str(SERVE.parent), str(watched), child],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+class Reloader:
+    """dev/serve.py's restart_on_change over a tree in TMP_PATH, polling every 0.1 s, running a
+    child that appends "start" to a file when it starts and runs STOPPING when it gets SIGTERM."""
 
-    def count() -> int:
-        return starts.read_text().count("start") if starts.exists() else 0
+    def __init__(self, tmp_path: Path, stopping: str = "sys.exit(143)") -> None:
+        self.watched = tmp_path / "app"
+        self.watched.mkdir()
+        self.starts, self.stops = tmp_path / "starts", tmp_path / "stops"
+        child = (
+            f"import signal, sys, time; open({str(self.starts)!r}, 'a').write('start\\n')\n"
+            f"def stop(*_):\n    open({str(self.stops)!r}, 'a').write('stop\\n'); {stopping}\n"
+            "signal.signal(signal.SIGTERM, stop); time.sleep(60)"
+        )
+        runner = (
+            "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import serve; "
+            "sys.exit(serve.restart_on_change([sys.executable, '-c', sys.argv[3]], "
+            "Path(sys.argv[2]), 0.1))"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", runner, str(SERVE.parent), str(self.watched), child],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
 
-    def wait_count(expected: int) -> None:
+    @staticmethod
+    def count(path: Path) -> int:
+        return path.read_text().count("\n") if path.exists() else 0
+
+    def wait(self, path: Path, expected: int) -> None:
         deadline = time.monotonic() + 20
-        while count() < expected and time.monotonic() < deadline:
+        while self.count(path) < expected and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert count() == expected
+        assert self.count(path) == expected
 
+    def end(self) -> str:
+        """Stop the reloader; its output. SIGTERM is passed on: the child ends by it and the
+        reloader returns its code."""
+        self.process.terminate()
+        output, _ = self.process.communicate(timeout=40)
+        assert self.process.returncode == 128 + 15, output
+        return output
+
+
+def test_the_reloader_restarts_the_command_when_a_python_file_changes(tmp_path):
+    reloader = Reloader(tmp_path)
+    module = reloader.watched / "module.py"
+    module.write_text("VALUE = 1\n")
+    (reloader.watched / "notes.txt").write_text("not Python\n")
     try:
-        wait_count(1)
-        (watched / "notes.txt").write_text("changed, but not Python\n")
+        reloader.wait(reloader.starts, 1)
+        (reloader.watched / "notes.txt").write_text("changed, but not Python\n")
         time.sleep(0.5)
-        assert count() == 1, "a change to a non-Python file restarted the command"
+        assert reloader.count(reloader.starts) == 1, "a non-Python file restarted the command"
         module.write_text("VALUE = 2\n")
-        wait_count(2)
-        (watched / "new.py").write_text("")
-        wait_count(3)
+        reloader.wait(reloader.starts, 2)
+        (reloader.watched / "new.py").write_text("")
+        reloader.wait(reloader.starts, 3)
     finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=40)
-    # SIGTERM is passed on: the child ends by it and the reloader returns its code.
-    assert process.returncode == 128 + 15, output
+        output = reloader.end()
     assert "module.py changed: restarting" in output
+
+
+def test_a_file_saved_while_the_command_stops_restarts_it_once_more_and_is_named(tmp_path):
+    """A Celery worker takes seconds to stop: a change saved meanwhile is not lost."""
+    reloader = Reloader(tmp_path, stopping="time.sleep(1); sys.exit(143)")
+    (reloader.watched / "first.py").write_text("")
+    try:
+        reloader.wait(reloader.starts, 1)
+        (reloader.watched / "first.py").write_text("VALUE = 1\n")
+        reloader.wait(reloader.stops, 1)  # the child is stopping, slowly
+        (reloader.watched / "second.py").write_text("")
+        reloader.wait(reloader.starts, 3)
+    finally:
+        output = reloader.end()
+    assert "first.py changed: restarting" in output
+    assert "second.py changed: restarting" in output
