@@ -41,7 +41,8 @@ scenario, 100), BENCH_IMPORTS (4), BENCH_IMPORT_SIZE (2000), BENCH_RATE_LIMIT (1
 BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results), BENCH_RATE_DURATION (s, as
 BENCH_DURATION), BENCH_H2_CONNECTIONS (8), BENCH_H2_STREAMS (10), BENCH_LARGE_ROWS (1000000;
 0 skips), BENCH_PEERS (stack,recipe,bare,granian; none skips), BENCH_PEER_ROUNDS (2),
-BENCH_PEER_DURATION (s, as BENCH_DURATION). `--smoke` shortens everything (2 s, 8
+BENCH_PEER_DURATION (s, as BENCH_DURATION), BENCH_CONNECTION_CLOSE (0; 1 sends
+Connection: close with every wrk request). `--smoke` shortens everything (2 s, 8
 connections, no warm-up, 4 HTTP/2 connections, 2 000 large-table rows, one round of peers,
 2 imports of 200 items) and exits 1 unless every scenario, peer and phase produced requests
 and no errors, and every import was applied.
@@ -312,10 +313,19 @@ def import_throughput(stack: Stack, imports: int, size: int) -> dict[str, Any]:
 
 class Wrk:
     def __init__(
-        self, image: str, stack: Stack, threads: int, connections: int, timeout_s: int
+        self,
+        image: str,
+        stack: Stack,
+        threads: int,
+        connections: int,
+        timeout_s: int,
+        close: bool = False,
     ) -> None:
         self.image, self.stack = image, stack
         self.threads, self.connections, self.timeout_s = threads, connections, timeout_s
+        # Connection: close on every request (BENCH_CONNECTION_CLOSE): what a new connection
+        # per request costs, against the default keep-alive.
+        self.close = close
 
     def run(self, key: str, where: str, url: str, seconds: int, post: bool) -> dict[str, Any]:
         name = f"{self.stack.project}-bench-{key}-{os.getpid()}"
@@ -341,8 +351,9 @@ class Wrk:
             "/bench/bench.lua",
             url,
         ]
-        if post:
-            cmd += ["--", "post"]
+        args = (["post"] if post else []) + (["close"] if self.close else [])
+        if args:
+            cmd += ["--", *args]
         try:
             result = run(cmd, timeout=seconds + 60, check=False)
         except BenchError:
@@ -511,7 +522,7 @@ def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) ->
             if warmup:
                 wrk.run(f"large-{key}", "host", url, warmup, False)
             log(f"large table {key}: GET {path[:60]}, {seconds} s")
-            row = summarise(wrk.run(f"large-{key}", "host", url, seconds, False))
+            row = latency.wrk_summary(wrk.run(f"large-{key}", "host", url, seconds, False))
             row["url"] = url
             result[key] = row
         return result
@@ -561,7 +572,7 @@ def peers_phase(
                 # the others may still be importing the app (five of them for the recipe).
                 wrk.run(f"peer-{peer}-{key}", "host", urls[key], max(warmup, 1), post)
                 log(f"peer {peer} {key}: {seconds} s")
-                figures[key] = summarise(
+                figures[key] = latency.wrk_summary(
                     wrk.run(f"peer-{peer}-{key}", "host", urls[key], seconds, post)
                 )
             found = log_findings(stack, since)
@@ -590,28 +601,6 @@ def peers_phase(
         table[peer] = {"scenarios": scenarios, **scenarios_meta}
     return {"order": order, "rounds": rounds, "runs": runs, "table": table,
             "recipe_workers": peer_swap.recipe_workers()}  # fmt: skip
-
-
-def summarise(raw: dict[str, Any]) -> dict[str, Any]:
-    errors = raw["errors"]
-    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
-    seconds = raw["duration_us"] / 1e6
-    lat = raw["latency_us"]
-    return {
-        "requests": raw["requests"],
-        "seconds": round(seconds, 3),
-        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
-        "p50_ms": lat["p50"] / 1000,
-        "p90_ms": lat["p90"] / 1000,
-        "p99_ms": lat["p99"] / 1000,
-        "p99_9_ms": lat["p99_9"] / 1000,
-        "max_ms": lat["max"] / 1000,
-        "mean_ms": round(lat["mean"] / 1000, 3),
-        "non_2xx": errors["non_2xx"],
-        "socket_errors": socket_errors,
-        "errors": errors["non_2xx"] + socket_errors,
-        "wrk_errors": errors,
-    }
 
 
 def docker_version() -> str:
@@ -985,6 +974,9 @@ def main() -> int:
     threads = env_int("BENCH_THREADS", 2)
     warmup = env_int("BENCH_WARMUP", 0 if args.smoke else 2)
     timeout_s = env_int("BENCH_TIMEOUT", 5)
+    close = env_int("BENCH_CONNECTION_CLOSE", 0)
+    if close > 1:
+        raise BenchError("BENCH_CONNECTION_CLOSE must be 0 or 1")
     seed_rows = env_int("BENCH_SEED_ITEMS", 20 if args.smoke else 100)
     if not 1 <= duration <= 300:
         raise BenchError("BENCH_DURATION must be 1 to 300 seconds")
@@ -1029,7 +1021,7 @@ def main() -> int:
     base_image = python_image()
     log(f"building the load generator image on {base_image}")
     image = build_loadgen(stack.project, base_image)
-    wrk = Wrk(image, stack, threads, connections, timeout_s)
+    wrk = Wrk(image, stack, threads, connections, timeout_s, close=bool(close))
     h2load = H2load(image, stack)
     if peers and wanted("peers"):
         log("building the peers' image (bench/peers/Dockerfile) on the app image")
@@ -1064,7 +1056,7 @@ def main() -> int:
             if warmup:
                 wrk.run(key, where, urls[key], warmup, post)
             log(f"{key}: {description}, {duration} s")
-            row = summarise(wrk.run(key, where, urls[key], duration, post))
+            row = latency.wrk_summary(wrk.run(key, where, urls[key], duration, post))
             row.update(description=description, url=urls[key], source=where)
             scenarios[key] = row
         if wanted("fixed_rate"):
@@ -1112,6 +1104,7 @@ def main() -> int:
             "duration_s": duration,
             "warmup_s": warmup,
             "connections": connections,
+            "connection_close": bool(close),
             "threads": threads,
             "timeout_s": timeout_s,
             "rate_limit": rate_limit,

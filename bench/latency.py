@@ -1,6 +1,7 @@
-"""Pure parsing for the bench (bench/bench.py): h2load's summary and its per-request log, the
-percentiles computed from that log, and the peers' ratios. No Docker, no network: the unit
-tests (tests/unit/test_bench_parsing.py) cover every function here."""
+"""Pure parsing for the bench (bench/bench.py): the line bench/wrk/bench.lua prints, h2load's
+summary and its per-request log, the percentiles computed from that log, and the peers'
+ratios. No Docker, no network: the unit tests (tests/unit/test_bench_parsing.py) cover every
+function here."""
 
 from __future__ import annotations
 
@@ -13,6 +14,31 @@ from typing import Any
 
 class ParseError(ValueError):
     """h2load printed something this parser does not understand."""
+
+
+def wrk_summary(raw: dict[str, Any]) -> dict[str, Any]:
+    """A wrk run's figures from the JSON line bench/wrk/bench.lua prints (BENCH_JSON)."""
+    errors = raw["errors"]
+    socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    seconds = raw["duration_us"] / 1e6
+    lat = raw["latency_us"]
+    return {
+        "requests": raw["requests"],
+        "seconds": round(seconds, 3),
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": lat["p50"] / 1000,
+        "p90_ms": lat["p90"] / 1000,
+        "p99_ms": lat["p99"] / 1000,
+        "p99_9_ms": lat["p99_9"] / 1000,
+        "max_ms": lat["max"] / 1000,
+        "mean_ms": round(lat["mean"] / 1000, 3),
+        "non_2xx": errors["non_2xx"],
+        # Non-2xx answers by status ("502": 12): which failure, not only how many.
+        "statuses": dict(sorted(raw.get("statuses", {}).items())),
+        "socket_errors": socket_errors,
+        "errors": errors["non_2xx"] + socket_errors,
+        "wrk_errors": errors,
+    }
 
 
 def percentile(sorted_values: list[float], share: float) -> float:

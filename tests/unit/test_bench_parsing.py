@@ -3,6 +3,8 @@ computed from its per-request log, the fixed-rate plan, the peers' order, ratios
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import latency, peer_swap
@@ -177,3 +179,19 @@ def test_the_deep_page_goes_by_cursor_when_the_api_gives_one_and_else_by_offset(
         path, mode = latency.deep_page_path(page, 900)
         assert path == "/api/items?limit=20&offset=900"
         assert mode == "offset (cursor pagination not available)"
+
+
+# bench/wrk/bench.lua's line, as wrk 4.1 (Debian 12) prints it after a run with failures.
+WRK_LINE = (
+    '{"requests": 120, "duration_us": 2000000, "bytes": 4000, "errors": {"connect": 0, '
+    '"read": 2, "write": 0, "timeout": 1, "status_ge_400": 9, "non_2xx": 9}, '
+    '"statuses": {"429": 4, "502": 5}, "latency_us": {"mean": 1500.0, "stdev": 10.0, '
+    '"max": 9000, "p50": 1000, "p90": 2000, "p99": 5000, "p99_9": 8000}}'
+)
+
+
+def test_the_wrk_summary_counts_errors_once_and_keeps_the_non_2xx_by_status():
+    row = latency.wrk_summary(json.loads(WRK_LINE))
+    assert row["statuses"] == {"429": 4, "502": 5}
+    assert (row["non_2xx"], row["socket_errors"], row["errors"]) == (9, 3, 12)
+    assert (row["rps"], row["p99_ms"]) == (60.0, 5.0)

@@ -604,6 +604,12 @@ CLAIMS = [
     Claim(PERF, "| `BENCH_TIMEOUT` | `5` |", BENCH, r'env_int\("BENCH_TIMEOUT", 5\)'),
     Claim(
         PERF,
+        "| `BENCH_CONNECTION_CLOSE` | `0` |",
+        BENCH,
+        r'env_int\("BENCH_CONNECTION_CLOSE", 0\)',
+    ),
+    Claim(
+        PERF,
         "| `BENCH_SEED_ITEMS` | `100` (smoke `20`) |",
         BENCH,
         r'env_int\("BENCH_SEED_ITEMS", 20 if args\.smoke else 100\)',
