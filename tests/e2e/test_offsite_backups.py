@@ -185,6 +185,45 @@ def test_verification_restores_the_latest_dump_and_alerts_when_it_cannot(service
     wait_for(lambda: prometheus.scalar("backup_verify_last_run_success") == 1, 60, 2, "recovery")
 
 
+def backup_now(env: dict[str, str]) -> str:
+    """Take a backup at once through the service; the bucket key it uploaded."""
+    took = compose("--profile", "backup", "exec", "-T", "backup", "python", "-m", "pgbackup",
+                   "backup", env=env)  # fmt: skip
+    (uploaded,) = re.findall(r'"uploaded": "s3://[^/]+/([^"]+)"', took.stderr)
+    return uploaded
+
+
+@pytest.mark.parametrize(
+    ("change", "versions"),
+    [("INSERT INTO alembic_version VALUES ('a_second_head')", 2),
+     ("DELETE FROM alembic_version", 0)],
+    ids=["two versions", "no version"],
+)  # fmt: skip
+def test_verification_fails_a_dump_that_does_not_hold_exactly_one_migration_version(
+    service, change, versions
+):
+    (version,) = psql("SELECT version_num FROM alembic_version").split()
+    psql(change)
+    try:
+        bad = backup_now(service)
+    finally:
+        psql(f"BEGIN; DELETE FROM alembic_version; "
+             f"INSERT INTO alembic_version VALUES ('{version}'); COMMIT")  # fmt: skip
+    assert psql("SELECT version_num FROM alembic_version") == version
+    try:
+        reason = f"{Path(bad).name} holds {versions} migration versions, not one."
+
+        def refused() -> bool:
+            logs = compose("logs", "--no-log-prefix", "backup", env=service).stdout
+            return any('"outcome": "failure"' in line and reason in line
+                       for line in logs.splitlines())  # fmt: skip
+
+        wait_for(refused, 60, 2, f"the verification refusing {bad}")
+    finally:
+        s3("delete", bad)
+    wait_for(lambda: prometheus.scalar("backup_verify_last_run_success") == 1, 60, 2, "recovery")
+
+
 def make(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["make", "-s", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
@@ -199,9 +238,7 @@ def test_make_restore_from_the_bucket_brings_back_every_row_after_the_volumes_ar
     for body in ({"name": f"offsite {tag}", "description": "ünï ✓"}, {"name": f"offsite {tag} 2"}):
         assert http.post(f"{BASE}/api/items", json=body, timeout=10).status_code == 201
     before = psql(f"{SNAPSHOT} ORDER BY id")
-    took = compose("--profile", "backup", "exec", "-T", "backup", "python", "-m", "pgbackup",
-                   "backup", env=service)  # fmt: skip
-    assert '"uploaded": "s3://' in took.stderr
+    backup_now(service)
 
     destroyed = make({}, "destroy")
     assert destroyed.returncode == 0, destroyed.stderr
