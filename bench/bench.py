@@ -69,6 +69,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import cpu  # noqa: E402  (bench/cpu.py: CPU time per request, by container)
 import latency  # noqa: E402  (bench/latency.py: h2load's output, percentiles, peer ratios)
 import peer_swap  # noqa: E402  (bench/peer_swap.py: the app as each peer, and back)
 
@@ -168,6 +169,14 @@ class Stack:
         else:  # newer Compose: one object per line
             rows = [json.loads(line) for line in out.splitlines() if line.strip()]
         return {row["Service"]: row for row in rows}
+
+    def container_ids(self) -> dict[str, str]:
+        """The full id of each running service's container (one per service here)."""
+        ids = {name: row["ID"] for name, row in self.services().items()}
+        if not ids:
+            return {}
+        out = run(["docker", "inspect", "--format", "{{.Id}}", *ids.values()]).stdout.split()
+        return {name: full for name, full in zip(ids, out, strict=True)}
 
     def check_running(self) -> dict[str, dict[str, Any]]:
         services = self.services()
@@ -326,6 +335,17 @@ class Wrk:
         # Connection: close on every request (BENCH_CONNECTION_CLOSE): what a new connection
         # per request costs, against the default keep-alive.
         self.close = close
+
+    def measure(self, key: str, where: str, url: str, seconds: int, post: bool) -> dict[str, Any]:
+        """A measured run: wrk's figures, and the CPU per request of each container and of the
+        rest of the machine over the run (bench/cpu.py; the window includes starting wrk's
+        container, which counts outside the stack)."""
+        containers = self.stack.container_ids()
+        first = cpu.Sample(containers)
+        raw = self.run(key, where, url, seconds, post)
+        row = latency.wrk_summary(raw)
+        row["cpu_us_per_request"] = cpu.between(first, cpu.Sample(containers), raw["requests"])
+        return row
 
     def run(self, key: str, where: str, url: str, seconds: int, post: bool) -> dict[str, Any]:
         name = f"{self.stack.project}-bench-{key}-{os.getpid()}"
@@ -522,7 +542,7 @@ def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) ->
             if warmup:
                 wrk.run(f"large-{key}", "host", url, warmup, False)
             log(f"large table {key}: GET {path[:60]}, {seconds} s")
-            row = latency.wrk_summary(wrk.run(f"large-{key}", "host", url, seconds, False))
+            row = wrk.measure(f"large-{key}", "host", url, seconds, False)
             row["url"] = url
             result[key] = row
         return result
@@ -572,9 +592,7 @@ def peers_phase(
                 # the others may still be importing the app (five of them for the recipe).
                 wrk.run(f"peer-{peer}-{key}", "host", urls[key], max(warmup, 1), post)
                 log(f"peer {peer} {key}: {seconds} s")
-                figures[key] = latency.wrk_summary(
-                    wrk.run(f"peer-{peer}-{key}", "host", urls[key], seconds, post)
-                )
+                figures[key] = wrk.measure(f"peer-{peer}-{key}", "host", urls[key], seconds, post)
             found = log_findings(stack, since)
             runs.append({
                 "peer": peer,
@@ -826,6 +844,7 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['p99_9_ms']:>10.1f}{row['errors']:>8}"
             f"{_pct(row.get('ratio_to_static')):>11}{_pct(row.get('ratio_to_healthz')):>12}"
         )
+    print_cpu(scenarios)
     print_latency(report)
     print_peers(report.get("peers"))
     imports = report.get("imports")
@@ -863,6 +882,28 @@ def print_report(report: dict[str, Any]) -> None:
     for target in report["targets"]:
         print(f"  [{target['verdict']:>7}] {target['target']}: {target['figure']}")
     print()
+
+
+CPU_COLUMNS = ("app", "nginx", "postgres", "redis")
+
+
+def print_cpu(scenarios: dict[str, Any]) -> None:
+    """CPU µs per request by container (bench/cpu.py), the other services summed."""
+    rows = {key: row["cpu_us_per_request"] for key, row in scenarios.items()
+            if row.get("cpu_us_per_request")}  # fmt: skip
+    if not rows:
+        return
+    print()
+    print("CPU per request, µs, by container (all CPUs; outside: wrk, Docker's logs, kernel)")
+    columns = (*CPU_COLUMNS, "others", cpu.OUTSIDE, "total")
+    header = f"{'scenario':<16}" + "".join(f"{c.split()[0]:>10}" for c in columns)
+    print(header)
+    print("-" * len(header))
+    for key, figures in rows.items():
+        named = set(CPU_COLUMNS) | {cpu.OUTSIDE, "total"}
+        cells = {name: figures.get(name, 0.0) for name in (*CPU_COLUMNS, cpu.OUTSIDE, "total")}
+        cells["others"] = sum(v for name, v in figures.items() if name not in named)
+        print(f"{key:<16}" + "".join(f"{cells[c]:>10.0f}" for c in columns))
 
 
 def print_latency(report: dict[str, Any]) -> None:
@@ -943,6 +984,10 @@ def print_peers(peers: dict[str, Any] | None) -> None:
         )
     for peer, data in table.items():
         print(f"  {peer}: {data['description']}")
+        spent = [f"{key} {row['app_cpu_us']:.0f}" for key, row in data["scenarios"].items()
+                 if row.get("app_cpu_us") is not None]  # fmt: skip
+        if spent:
+            print(f"    app container CPU per request, µs (median): {', '.join(spent)}")
     print(f"  (recipe workers: {peers['recipe_workers']}; p99 ms per peer in the JSON)")
 
 
@@ -1056,7 +1101,7 @@ def main() -> int:
             if warmup:
                 wrk.run(key, where, urls[key], warmup, post)
             log(f"{key}: {description}, {duration} s")
-            row = latency.wrk_summary(wrk.run(key, where, urls[key], duration, post))
+            row = wrk.measure(key, where, urls[key], duration, post)
             row.update(description=description, url=urls[key], source=where)
             scenarios[key] = row
         if wanted("fixed_rate"):

@@ -161,6 +161,7 @@ def peer_table(runs: list[dict[str, Any]], baseline: str) -> dict[str, dict[str,
                 "p99_ms": round(statistics.median(r["p99_ms"] for r in rows), 1),
                 "errors": sum(r["errors"] for r in rows),
                 "rounds": len(rows),
+                "app_cpu_us": _median_app_cpu(rows),
             }
             for key, rows in scenarios.items()
         }
@@ -170,6 +171,13 @@ def peer_table(runs: list[dict[str, Any]], baseline: str) -> dict[str, dict[str,
             base_rps = base.get(key, {}).get("rps")
             row["ratio"] = round(row["rps"] / base_rps, 3) if base_rps else None
     return table
+
+
+def _median_app_cpu(rows: list[dict[str, Any]]) -> float | None:
+    """The median of the app container's CPU µs per request over rounds that measured it."""
+    values = [r["cpu_us_per_request"]["app"] for r in rows
+              if "app" in r.get("cpu_us_per_request", {})]  # fmt: skip
+    return round(statistics.median(values), 1) if values else None
 
 
 def alternation(peers: list[str], rounds: int) -> list[str]:

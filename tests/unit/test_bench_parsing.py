@@ -117,16 +117,20 @@ def test_peers_alternate_forward_then_backward_starting_with_the_stack():
 
 
 def test_the_peer_table_takes_the_median_of_the_rounds_and_the_ratio_to_the_stack():
-    def run(peer, rps, errors=0):
-        return {"peer": peer, "scenarios": {"healthz": {"rps": rps, "p99_ms": rps / 10,
-                                                        "errors": errors}}}  # fmt: skip
+    def run(peer, rps, errors=0, app_cpu=None):
+        row = {"rps": rps, "p99_ms": rps / 10, "errors": errors}
+        if app_cpu is not None:
+            row["cpu_us_per_request"] = {"app": app_cpu, "nginx": 1.0}
+        return {"peer": peer, "scenarios": {"healthz": row}}
 
-    runs = [run("stack", 100), run("recipe", 40, 1), run("recipe", 60), run("stack", 200),
-            run("stack", 150)]  # fmt: skip
+    runs = [run("stack", 100, app_cpu=500), run("recipe", 40, 1), run("recipe", 60),
+            run("stack", 200, app_cpu=300), run("stack", 150, app_cpu=400)]  # fmt: skip
     table = latency.peer_table(runs, "stack")
     assert table["stack"]["healthz"]["rps"] == 150 and table["stack"]["healthz"]["ratio"] == 1
+    assert table["stack"]["healthz"]["app_cpu_us"] == 400
     assert table["recipe"]["healthz"] == {
-        "rps": 50, "p99_ms": 5, "errors": 1, "rounds": 2, "ratio": pytest.approx(50 / 150, 1e-3)
+        "rps": 50, "p99_ms": 5, "errors": 1, "rounds": 2, "ratio": pytest.approx(50 / 150, 1e-3),
+        "app_cpu_us": None,
     }  # fmt: skip
     only_bare = latency.peer_table(
         [{"peer": "bare", "scenarios": run("x", 1)["scenarios"]}], "stack"
