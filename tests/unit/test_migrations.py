@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 
 from app import migration_job as migrate_job
 from app.extensions import db
+from app.items import counter
 from tests.unit.test_errors import UNREACHABLE_POSTGRES
 
 pytestmark = pytest.mark.unit
@@ -57,6 +59,40 @@ def test_migrated_schema_matches_the_models(sqlite_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     engine.dispose()
     assert differences == []
+
+
+def revision_module(prefix: str):
+    versions = Path(migrate_job.__file__).parent / "migrations" / "versions"
+    (path,) = versions.glob(f"{prefix}_*.py")
+    spec = importlib.util.spec_from_file_location(f"revision_{prefix}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_counters_triggers_are_the_ones_the_latest_revision_installs() -> None:
+    """Revision 0004 holds its own copy of the triggers (a revision must not change with the
+    app's code). When counter.py's change, this fails: write a revision that installs them,
+    and compare against that one here."""
+    revision = revision_module("0004")
+    assert counter.POSTGRES_DDL == revision.POSTGRES_DDL
+    assert counter.SQLITE_DDL == revision.SQLITE_DDL
+
+
+def test_the_migrated_database_counts_the_rows_written_after_it(sqlite_url: str) -> None:
+    assert migrate_job.main() == 0
+    engine = sa.create_engine(sqlite_url)
+    insert = sa.text(
+        "INSERT INTO items (name, created_at, updated_at) "
+        "VALUES (:name, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, [{"name": "a"}, {"name": "b"}, {"name": "c"}])
+        connection.execute(sa.text("DELETE FROM items WHERE name = 'b'"))
+        total = connection.execute(sa.text("SELECT sum(n) FROM items_count")).scalar()
+    engine.dispose()
+    assert total == 2
 
 
 def test_migrate_fails_clearly_when_the_database_never_answers(

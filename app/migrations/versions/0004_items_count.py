@@ -6,6 +6,10 @@ Initialised from ``count(*)`` with writers to ``items`` held off until this revi
 safely (a database restored from a dump taken before this revision keeps its ``items_count``
 but not the triggers): the table is kept if it exists and the counter set anew.
 
+The triggers are written out here as they were when this revision was made, not imported: a
+later change to app/items/counter.py comes with a revision of its own, and this one still
+does what it did (tests/unit/test_migrations.py compares the two).
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-28 00:00:00
@@ -14,12 +18,54 @@ Create Date: 2026-11-28 00:00:00
 import sqlalchemy as sa
 from alembic import op
 
-from app.items import counter
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+# As app/items/counter.py had them for this revision (16 slots).
+POSTGRES_DDL = [
+    """
+CREATE OR REPLACE FUNCTION items_count_add() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  delta bigint;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM items_count;
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
+    SELECT count(*) INTO delta FROM added;
+  ELSE
+    SELECT -count(*) INTO delta FROM removed;
+  END IF;
+  IF delta <> 0 THEN
+    INSERT INTO items_count AS c (slot, n) VALUES (mod(pg_backend_pid(), 16), delta)
+    ON CONFLICT (slot) DO UPDATE SET n = c.n + EXCLUDED.n;
+  END IF;
+  RETURN NULL;
+END
+$$""",
+    "DROP TRIGGER IF EXISTS items_count_insert ON items",
+    "CREATE TRIGGER items_count_insert AFTER INSERT ON items REFERENCING NEW TABLE AS added "
+    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
+    "DROP TRIGGER IF EXISTS items_count_delete ON items",
+    "CREATE TRIGGER items_count_delete AFTER DELETE ON items REFERENCING OLD TABLE AS removed "
+    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
+    "DROP TRIGGER IF EXISTS items_count_truncate ON items",
+    "CREATE TRIGGER items_count_truncate AFTER TRUNCATE ON items "
+    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
+]
+
+SQLITE_DDL = [
+    "DROP TRIGGER IF EXISTS items_count_insert",
+    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN "
+    "INSERT INTO items_count (slot, n) VALUES (0, 1) "
+    "ON CONFLICT (slot) DO UPDATE SET n = n + 1; END",
+    "DROP TRIGGER IF EXISTS items_count_delete",
+    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN "
+    "INSERT INTO items_count (slot, n) VALUES (0, -1) "
+    "ON CONFLICT (slot) DO UPDATE SET n = n - 1; END",
+]
 
 
 def upgrade() -> None:
@@ -30,7 +76,16 @@ def upgrade() -> None:
             sa.Column("slot", sa.SmallInteger(), primary_key=True, autoincrement=False),
             sa.Column("n", sa.BigInteger(), nullable=False),
         )
-    counter.install(bind)
+    postgres = bind.dialect.name == "postgresql"
+    if postgres:
+        # SHARE: readers go on, writers wait until this revision's transaction commits.
+        op.execute("LOCK TABLE items IN SHARE MODE")
+    for statement in POSTGRES_DDL if postgres else SQLITE_DDL:
+        op.execute(statement)
+    op.execute("DELETE FROM items_count")
+    op.execute(
+        "INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0"
+    )
 
 
 def downgrade() -> None:
