@@ -42,6 +42,13 @@ def error_of(client: FlaskClient, query: str) -> dict:
     return error
 
 
+def make_ids(client: FlaskClient, make_item: ItemFactory, count: int, label: str) -> list[int]:
+    """COUNT new items; the ids of the whole list, newest first."""
+    for n in range(count):
+        make_item(f"{label} {n}")
+    return [item["id"] for item in page(client, "limit=100")["items"]]
+
+
 # --- The cursor itself ---------------------------------------------------------------------
 
 
@@ -138,9 +145,7 @@ def test_pages_by_cursor_walk_the_list_in_order_as_offset_does(
 def test_rows_added_after_a_cursor_do_not_shift_the_pages(
     client: FlaskClient, make_item: ItemFactory
 ) -> None:
-    for n in range(6):
-        make_item(f"old {n}")
-    everything = [item["id"] for item in page(client, "limit=100")["items"]]
+    everything = make_ids(client, make_item, 6, "old")
     first = page(client, "limit=3")
     for n in range(4):
         make_item(f"new {n}")
@@ -172,9 +177,7 @@ def test_a_malformed_cursor_is_422_naming_cursor(client: FlaskClient, raw: str) 
 def test_with_a_cursor_the_offset_counts_from_its_position(
     client: FlaskClient, make_item: ItemFactory
 ) -> None:
-    for n in range(8):
-        make_item(f"item {n}")
-    everything = [item["id"] for item in page(client, "limit=100")["items"]]
+    everything = make_ids(client, make_item, 8, "item")
     cursor = page(client, "limit=2")["next_cursor"]
     skipped = page(client, f"limit=3&cursor={cursor}&offset=3")
     assert [item["id"] for item in skipped["items"]] == everything[5:8]

@@ -38,6 +38,13 @@ def logger_with(handler: logging.Handler, name: str) -> logging.Logger:
     return logger
 
 
+def started(handler: WriterThreadHandler) -> WriterThreadHandler:
+    """HANDLER with the JSON formatter and its writer thread running."""
+    handler.setFormatter(JsonFormatter())
+    handler.start_writer()
+    return handler
+
+
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
@@ -52,9 +59,7 @@ def test_before_the_writer_starts_each_line_is_written_at_once() -> None:
 
 def test_lines_from_many_threads_all_arrive_whole_after_flush() -> None:
     stream = io.StringIO()
-    handler = WriterThreadHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.start_writer()
+    handler = started(WriterThreadHandler(stream))
     logger = logger_with(handler, "threads")
 
     def log_many(thread: int) -> None:
@@ -76,9 +81,7 @@ def test_lines_from_many_threads_all_arrive_whole_after_flush() -> None:
 
 def test_a_request_thread_does_not_wait_for_a_slow_stdout() -> None:
     stream = GatedStream()
-    handler = WriterThreadHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.start_writer()
+    handler = started(WriterThreadHandler(stream))
     logger = logger_with(handler, "slow")
     caller = threading.Thread(
         target=lambda: [logger.info("queued", extra={"number": n}) for n in range(50)]
@@ -103,9 +106,7 @@ def test_a_full_queue_makes_callers_wait_and_drops_nothing() -> None:
         MAX_QUEUED = 2
 
     stream = GatedStream()
-    handler = Small(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.start_writer()
+    handler = started(Small(stream))
     logger = logger_with(handler, "full")
     caller = threading.Thread(
         target=lambda: [logger.info("x", extra={"number": n}) for n in range(6)]
@@ -122,9 +123,7 @@ def test_a_full_queue_makes_callers_wait_and_drops_nothing() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_writes_at_once_until_its_own_writer_starts() -> None:
     read_end, write_end = os.pipe()
-    handler = WriterThreadHandler(io.StringIO())
-    handler.setFormatter(JsonFormatter())
-    handler.start_writer()
+    handler = started(WriterThreadHandler(io.StringIO()))
     pid = os.fork()
     if pid == 0:  # the child: report what it sees through the pipe, then leave at once
         try:
