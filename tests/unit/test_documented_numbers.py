@@ -610,6 +610,37 @@ CLAIMS = [
     ),
     Claim(
         PERF,
+        "Each connection makes 900 requests",
+        BENCH,
+        r"(?m)^H2_REQUESTS_PER_CONNECTION = 900$",
+    ),
+    Claim(PERF, "**nginx at most 20 % of `/healthz`:", BENCH, r"(?m)^TARGET_PROXY_COST = 0\.20$"),
+    Claim(
+        PERF,
+        "**The production middleware at most 25 % dearer than bare Flask:",
+        BENCH,
+        r"(?m)^TARGET_MIDDLEWARE_COST = 0\.25 ",
+    ),
+    Claim(
+        PERF,
+        "Cached read at least 80 % of `/healthz`",
+        BENCH,
+        r"(?m)^TARGET_CACHED_RATIO = 0\.80$",
+    ),
+    Claim(
+        PERF,
+        "the uncached list at least 40 % of `/healthz`",
+        BENCH,
+        r"(?m)^TARGET_UNCACHED_RATIO = 0\.40$",
+    ),
+    Claim(
+        PERF,
+        "and has 55 296 of them",
+        "compose.yaml",
+        r'net\.ipv4\.ip_local_port_range: "10240 65535"',
+    ),
+    Claim(
+        PERF,
         "| `BENCH_SEED_ITEMS` | `100` (smoke `20`) |",
         BENCH,
         r'env_int\("BENCH_SEED_ITEMS", 20 if args\.smoke else 100\)',
