@@ -75,7 +75,7 @@ import peer_swap  # noqa: E402  (bench/peer_swap.py: the app as each peer, and b
 import report  # noqa: E402  (bench/report.py: the targets and the tables printed)
 
 from tests.support import settings  # noqa: E402  (the stack as Compose resolves it)
-from tests.support.stack import compose, drop_cache_entry  # noqa: E402
+from tests.support.stack import compose, drop_cache_entry, psql  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 
@@ -503,15 +503,15 @@ def http2(
     return rows
 
 
-def owner_psql(stack: Stack, sql: str, timeout: float = 600) -> str:
+def owner_psql(sql: str, timeout: float = 600) -> str:
     """One SQL script as the schema's owner (the role the migrations use, docs/security.md),
     over the postgres container's local socket."""
     owner = settings.compose_config()["services"]["db-setup"]["environment"]["DB_OWNER"]
-    result = stack.compose(
-        "exec", "-T", "postgres", "psql", "-U", owner, "-d", settings.POSTGRES_DB, "-At",
-        "-v", "ON_ERROR_STOP=1", "-c", sql, timeout=timeout,
-    )  # fmt: skip
-    return result.stdout.strip()
+    try:
+        return psql(sql, user=owner, timeout=timeout)
+    except subprocess.CalledProcessError as error:
+        detail = (error.stderr or error.stdout or "").strip().splitlines()[-3:]
+        raise BenchError(f"psql as {owner} failed: " + " / ".join(detail)) from None
 
 
 LARGE_MARK = "bench large-table row"
@@ -521,12 +521,11 @@ def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) ->
     """Seed ROWS items in one INSERT ... generate_series (then ANALYZE), measure the list's
     first page and a deep page (by cursor where the API gives one, else by offset), and remove
     the seeded rows again, whatever happens."""
-    before = int(owner_psql(stack, "SELECT coalesce(max(id), 0) FROM items"))
+    before = int(owner_psql("SELECT coalesce(max(id), 0) FROM items"))
     log(f"large table: seeding {rows} rows")
     started = time.monotonic()
     try:
         owner_psql(
-            stack,
             f"INSERT INTO items (name, description) SELECT 'bench large ' || g, '{LARGE_MARK}' "
             f"FROM generate_series(1, {rows}) AS g; ANALYZE items;",
         )
@@ -554,7 +553,6 @@ def large_table(stack: Stack, wrk: Wrk, rows: int, seconds: int, warmup: int) ->
     finally:
         log("large table: removing the seeded rows")
         owner_psql(
-            stack,
             f"DELETE FROM items WHERE id > {before} AND description = '{LARGE_MARK}'; "
             "ANALYZE items;",
         )

@@ -109,11 +109,13 @@ def drop_cache_entry(key: str) -> None:
     _redis_as_app("DEL", _cache_key(key))
 
 
-def psql(sql: str, database: str = POSTGRES_DB, user: str = POSTGRES_USER) -> str:
+def psql(
+    sql: str, database: str = POSTGRES_DB, user: str = POSTGRES_USER, timeout: float = 180
+) -> str:
     """Run one SQL statement with psql inside the postgres container; unaligned output."""
     return compose(
         "exec", "-T", "postgres", "psql", "-U", user, "-d", database, "-At",
-        "-v", "ON_ERROR_STOP=1", "-c", sql,
+        "-v", "ON_ERROR_STOP=1", "-c", sql, timeout=timeout,
     ).stdout.strip()  # fmt: skip
 
 
