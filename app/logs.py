@@ -65,6 +65,12 @@ class WriterThreadHandler(logging.Handler):
     in each worker) and in a forked child, lines are written at once, as a StreamHandler would:
     a process that forks (gunicorn's master) must not fork while a thread of its own is inside
     a write to stdout, which would leave the child's stdout locked.
+
+    Why not the standard library's QueueHandler and QueueListener: the listener hands each
+    record to its handler one at a time, which takes the handler's lock and writes once per
+    line (what this replaces, only in another thread); QueueHandler with a bounded queue drops
+    or raises when it is full, where this waits; and neither writes synchronously until
+    started nor starts anew in a forked child.
     """
 
     MAX_QUEUED = 10_000
