@@ -50,7 +50,7 @@ case "$source" in
     if [ -z "$source" ] || [ ! -f "$source" ]; then
       refuse "$usage (no such file: '${source}')"
     fi
-    if [ "$(head -c 21 "$source")" = "age-encryption.org/v1" ]; then
+    if [ "$(head -c 21 "$source" | tr -d '\0')" = "age-encryption.org/v1" ]; then
       # The container's user reads the ciphertext through a mount (it is no secret).
       name=$(basename "$source")
       mkdir -m 755 "$work/in"
@@ -63,7 +63,7 @@ case "$source" in
     ;;
 esac
 
-if [ "$(head -c 5 "$plain")" != "PGDMP" ]; then
+if [ "$(head -c 5 "$plain" | tr -d '\0')" != "PGDMP" ]; then
   refuse "$source is not a dump of this database: it is not a pg_dump custom-format file."
 fi
 dumped=$(scripts/compose.sh exec -T postgres pg_restore --list < "$plain" 2>/dev/null \
@@ -72,12 +72,16 @@ if [ "$dumped" != "$db" ]; then
   refuse "$source is not a dump of this database: it is of '${dumped:-an unreadable dump}', not of '$db'."
 fi
 
-# Rows in any table but the migration version's: a database that holds data is not replaced
-# unless asked to. (\gexec runs each generated query: one line per table that has a row.)
+# Rows in any table but those the stack writes by itself, with no request: the migration
+# version, and the periodic jobs' claims (app/jobs/runs.py: the scheduler claims a period every
+# hour on the clock, so a stack brought up for the restore holds one within the hour). A
+# database that holds data is not replaced unless asked to. (\gexec runs each generated query:
+# one line per table that has a row.)
 holding=$(scripts/compose.sh exec -T postgres sh -c 'exec psql -X -Atq -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"' <<'SQL' | paste -sd, | sed 's/,/, /g'
 SELECT format('SELECT %L FROM %I.%I LIMIT 1', schemaname || '.' || tablename, schemaname, tablename)
 FROM pg_tables
-WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND tablename <> 'alembic_version'
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+  AND tablename NOT IN ('alembic_version', 'periodic_runs')
 \gexec
 SQL
 )
