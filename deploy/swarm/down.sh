@@ -13,12 +13,14 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
       && [ -z "$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")" ] && break
     sleep 1
   done
-  if [ "${SWARM_REMOVE_VOLUMES:-0}" = 1 ]; then
-    docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null
-  fi
   if [ -f .swarm-initialised-by-make ]; then
     docker swarm leave --force >/dev/null
     rm -f .swarm-initialised-by-make
   fi
+fi
+# Volumes are the node's, not the swarm's: they outlive leaving it, and a later stack of the
+# same name would start on their data (and on the passwords it was created with).
+if [ "${SWARM_REMOVE_VOLUMES:-0}" = 1 ]; then
+  docker volume ls -q --filter "label=com.docker.stack.namespace=$stack" | xargs -r docker volume rm >/dev/null
 fi
 echo "[swarm-down] stack $stack removed"
