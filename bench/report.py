@@ -162,8 +162,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'scenario':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
         f"{'errors':>8}{'vs static':>11}{'vs healthz':>12}"
     )
-    print(header)
-    print("-" * len(header))
+    _print_header(header)
     for key, row in scenarios.items():
         print(
             f"{key:<16}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
@@ -223,8 +222,7 @@ def print_cpu(scenarios: dict[str, Any]) -> None:
     print("CPU per request, µs, by container (all CPUs; outside: wrk, Docker's logs, kernel)")
     columns = (*CPU_COLUMNS, "others", cpu.OUTSIDE, "total")
     header = f"{'scenario':<16}" + "".join(f"{c.split()[0]:>10}" for c in columns)
-    print(header)
-    print("-" * len(header))
+    _print_header(header)
     for key, figures in rows.items():
         named = set(CPU_COLUMNS) | {cpu.OUTSIDE, "total"}
         cells = {name: figures.get(name, 0.0) for name in (*CPU_COLUMNS, cpu.OUTSIDE, "total")}
@@ -244,8 +242,7 @@ def print_latency(report: dict[str, Any]) -> None:
             f"{'scenario':<16}{'offered':>9}{'served':>9}{'p50 ms':>9}{'p99 ms':>9}"
             f"{'p99.9 ms':>10}{'errors':>8}  p99 goal"
         )
-        print(header)
-        print("-" * len(header))
+        _print_header(header)
         for key, row in rows.items():
             goal = "(write)"
             if row["read"]:
@@ -295,8 +292,7 @@ def print_peers(peers: dict[str, Any] | None) -> None:
         + "".join(f"{k:>18}" for k in keys)
         + f"{'errors':>8}{'restarts':>9}{'app MiB':>9}"
     )
-    print(header)
-    print("-" * len(header))
+    _print_header(header)
     for peer, data in table.items():
         cells = []
         for key in keys:
@@ -315,6 +311,12 @@ def print_peers(peers: dict[str, Any] | None) -> None:
         if spent:
             print(f"    app container CPU per request, µs (median): {', '.join(spent)}")
     print(f"  (recipe workers: {peers['recipe_workers']}; p99 ms per peer in the JSON)")
+
+
+def _print_header(header: str) -> None:
+    """A table's column names, underlined."""
+    print(header)
+    print("-" * len(header))
 
 
 def _workers(settings: dict[str, str]) -> str:
