@@ -326,7 +326,8 @@ def _workers(settings: dict[str, str]) -> str:
         "GUNICORN_THREADS",
         "GUNICORN_MAX_REQUESTS",
     )
-    return ", ".join(f"{key}={settings[key]}" for key in keys if key in settings)
+    chosen = ", ".join(f"{key}={settings[key]}" for key in keys if key in settings)
+    return chosen or "gunicorn.conf.py's defaults (no GUNICORN_* set)"
 
 
 def _pct(value: float | None) -> str:

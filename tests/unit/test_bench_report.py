@@ -75,3 +75,9 @@ def test_the_smoke_run_fails_on_any_phase_row_with_errors_or_no_requests():
         "h2_healthz: 0 requests, 0 errors",
         "large_table first_page: 5 requests, 1 errors",
     ]
+
+
+def test_the_header_names_the_app_settings_or_says_they_are_the_defaults():
+    assert report._workers({}) == "gunicorn.conf.py's defaults (no GUNICORN_* set)"
+    chosen = {"GUNICORN_WORKERS": "3", "DB_POOL_SIZE": "5", "GUNICORN_THREADS": "8"}
+    assert report._workers(chosen) == "GUNICORN_WORKERS=3, GUNICORN_THREADS=8"
