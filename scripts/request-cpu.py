@@ -2,7 +2,13 @@
 """CPU time per `GET /healthz` inside the app, without a server: the production app against a
 bare Flask app whose one route returns the same JSON (docs/performance.md, "Where the time
 goes"). Run from the repository with its virtualenv: `.venv/bin/python scripts/request-cpu.py
-[REQUESTS] [--writer] [--profile]`. Nothing is contacted: /healthz needs no database or Redis.
+[REQUESTS] [--writer] [--profile] [--redis URL]`. Nothing is contacted: /healthz needs no
+database or Redis.
+
+--redis URL also measures a cached item read (`GET /api/items/<id>`, a cache hit) against the
+Redis at URL, and the same read with the store's answer taken from memory instead of Redis:
+the difference is what the Redis round trip costs the app. The item lives in a temporary
+SQLite file; only the first read goes there.
 
 The production app is built as gunicorn builds it: FLASK_CONFIG=production, gunicorn.conf.py's
 logging (the lines go to /dev/null), Prometheus multiprocess files in a temporary directory,
@@ -58,14 +64,15 @@ def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
     start_response.status = status  # type: ignore[attr-defined]
 
 
-def serve(app: Any, count: int) -> None:
+def serve(app: Any, count: int, path: str = "/healthz") -> None:
+    environ = {**ENVIRON, "PATH_INFO": path}
     for _ in range(count):
-        body = app({**ENVIRON, "wsgi.input": io.BytesIO(b"")}, start_response)
+        body = app({**environ, "wsgi.input": io.BytesIO(b"")}, start_response)
         for _chunk in body:
             pass
         getattr(body, "close", lambda: None)()
     if not start_response.status.startswith("200"):  # type: ignore[attr-defined]
-        raise SystemExit(f"/healthz answered {start_response.status}")  # type: ignore[attr-defined]
+        raise SystemExit(f"{path} answered {start_response.status}")  # type: ignore[attr-defined]
 
 
 def flush_logs() -> None:
@@ -73,13 +80,43 @@ def flush_logs() -> None:
         handler.flush()
 
 
-def cpu_per_request(app: Any, count: int) -> float:
-    serve(app, 500)  # warm-up
+def cpu_per_request(app: Any, count: int, path: str = "/healthz") -> float:
+    serve(app, 500, path)  # warm-up
     flush_logs()
     started = time.process_time()  # every thread of the process, the log writer's included
-    serve(app, count)
+    serve(app, count, path)
     flush_logs()
     return (time.process_time() - started) / count * 1e6
+
+
+class ReadFromMemory:
+    """The cache store with its read answered from memory: what was read from Redis once."""
+
+    def __init__(self, store: Any, key: str) -> None:
+        self.store = store
+        self.answer = store.read(key)
+
+    def read(self, key: str) -> tuple[bytes | None, str]:
+        return self.answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def cached_item(app: Any) -> str:
+    """Create an item and cache it; the path of its read."""
+    from app.caching import cache_read
+    from app.extensions import db
+    from app.items import service
+
+    with app.app_context():
+        db.create_all()
+    with app.test_request_context():
+        item_id = service.create_item({"name": "cpu", "description": "a cached item"})["id"]
+        service.get_item(item_id)  # a miss, stored
+        if cache_read(service.item_key(item_id)).value is None:
+            raise SystemExit("the item was not cached: is Redis reachable at --redis?")
+    return f"/api/items/{item_id}"
 
 
 def main() -> None:
@@ -87,9 +124,14 @@ def main() -> None:
     parser.add_argument("requests", type=int, nargs="?", default=20_000)
     parser.add_argument("--writer", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--redis", metavar="URL")
     args = parser.parse_args()
 
     metrics_dir = tempfile.mkdtemp(prefix="request-cpu-")
+    if args.redis:
+        os.environ.update(
+            REDIS_URL=args.redis, DATABASE_URL=f"sqlite:///{metrics_dir}/items.sqlite3"
+        )
     os.environ.update(
         FLASK_CONFIG="production",
         SECRET_KEY="q7Zx" * 12,
@@ -117,6 +159,13 @@ def main() -> None:
     bare.get("/healthz")(lambda: jsonify(status="ok"))
 
     results: dict[str, list[float]] = {"bare": [], "production": [], "no_access_line": []}
+    if args.redis:
+        from app.caching import STORE_KEY
+
+        item_path = cached_item(production)
+        redis_store = production.extensions[STORE_KEY]
+        from_memory = ReadFromMemory(redis_store, item_path.replace("/api/items/", "item:"))
+        results.update(cached_read_redis=[], cached_read_memory=[])
     access = logging.getLogger("app.access")
     for _ in range(3):
         results["bare"].append(cpu_per_request(bare, args.requests))
@@ -124,12 +173,25 @@ def main() -> None:
         access.disabled = True
         results["no_access_line"].append(cpu_per_request(production, args.requests))
         access.disabled = False
+        if args.redis:
+            for name, store in (("redis", redis_store), ("memory", from_memory)):
+                production.extensions[STORE_KEY] = store
+                results[f"cached_read_{name}"].append(
+                    cpu_per_request(production, args.requests, item_path)
+                )
+            production.extensions[STORE_KEY] = redis_store
     for name, values in results.items():
         runs = ", ".join(f"{v:.0f}" for v in values)
-        print(f"{name:16} {min(values):7.1f} us CPU per request (least of 3: {runs})")
+        print(f"{name:18} {min(values):7.1f} us CPU per request (least of 3: {runs})")
     bare_us, prod_us = min(results["bare"]), min(results["production"])
     line_us = prod_us - min(results["no_access_line"])
     print(f"production / bare = {prod_us / bare_us:.2f}; the access line {line_us:.1f} us")
+    if args.redis:
+        redis_us, memory_us = min(results["cached_read_redis"]), min(results["cached_read_memory"])
+        print(
+            f"cached read: {redis_us - prod_us:.1f} us more than /healthz, of which the Redis "
+            f"round trip {redis_us - memory_us:.1f} us"
+        )
     if args.profile:
         profile = cProfile.Profile()
         profile.enable()
