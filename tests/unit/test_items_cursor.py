@@ -16,8 +16,10 @@ from app.extensions import db
 from app.items.cursor import (
     CURSOR_MAX,
     CURSOR_PATTERN,
+    EPOCH,
     FIRST,
     LAST,
+    ONE_MICROSECOND,
     Position,
     decode_cursor,
     encode_cursor,
@@ -101,6 +103,20 @@ def test_positions_beyond_a_timestamp_or_a_bigint_are_clamped_not_errors() -> No
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     after_every_id = decode_cursor(f"{encode_cursor(moment, 1).split('.')[0]}.{10**19 - 1}")
     assert after_every_id == Position(datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), 0)
+
+
+def test_the_bounds_themselves_are_positions_and_one_step_beyond_is_clamped() -> None:
+    """The first and last microsecond a timestamp holds keep their id; one past is clamped;
+    the longest string the pattern allows (40 characters) is read, not refused."""
+    last, first = (LAST - EPOCH) // ONE_MICROSECOND, (FIRST - EPOCH) // ONE_MICROSECOND
+    assert decode_cursor(f"{last}.5") == Position(LAST, 5)
+    assert decode_cursor(f"{last + 1}.5") == Position(LAST, MAX_ID)
+    assert decode_cursor(f"{last}.{MAX_ID + 1}") == Position(LAST, MAX_ID)
+    assert decode_cursor(f"{first}.5") == Position(FIRST, 5)
+    assert decode_cursor(f"{first - 1}.5") == Position(FIRST, 0)
+    longest = "-" + "9" * 19 + "." + "9" * 19
+    assert len(longest) == CURSOR_MAX
+    assert decode_cursor(longest) == Position(FIRST, 0)
 
 
 # --- Through the API -----------------------------------------------------------------------
