@@ -120,9 +120,10 @@ restore: check-docker  ## Restore a dump: make restore BACKUP=backups/<file>.dum
 offline-images: check-docker  ## Build the stand-in images from Debian packages now (needs root)
 	offline-images/build.sh
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt
+$(VENV_STAMP): requirements-pip.txt requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed for the test virtualenv."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.txt
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $@
 
@@ -132,10 +133,10 @@ pin-images:  ## Pin the default images in compose.yaml to the digests their regi
 
 .PHONY: requirements
 requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
-	for name in requirements requirements-dev requirements-mutation acme/requirements \
+	for name in requirements-pip requirements requirements-dev requirements-mutation acme/requirements \
 	    backup/requirements tests/backup/requirements bench/peers/requirements; do \
 	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
-	    --allow-unsafe --strip-extras --no-emit-index-url --output-file $$name.txt $$name.in || exit 1; \
+	    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --output-file $$name.txt $$name.in || exit 1; \
 	done
 
 .PHONY: venv

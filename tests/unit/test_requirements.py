@@ -112,7 +112,15 @@ def test_the_image_and_the_virtualenv_install_with_hashes_required():
     for image in ("backup", "tests/backup"):
         dockerfile = (ROOT / image / "Dockerfile").read_text()
         assert re.search(hashed + r"/tmp/requirements\.txt", dockerfile), image
-    assert re.search(hashed + r"requirements-dev\.txt", (ROOT / "Makefile").read_text())
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(hashed + r"requirements-dev\.txt", makefile)
+    # pip itself first, pinned and hashed: the pip a Python bundles may refuse the dev list.
+    pip_first = re.search(
+        hashed + r"requirements-pip\.txt\n[^\n]*" + hashed + r"requirements-dev", makefile
+    )
+    assert pip_first, "the Makefile does not install the pinned pip before requirements-dev.txt"
+    [(package, (_, hashes))] = entries("requirements-pip.txt").items()
+    assert package == "pip" and hashes
 
 
 def test_the_bench_peer_image_pins_granian_with_its_hashes_and_installs_them_required():
