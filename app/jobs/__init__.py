@@ -15,14 +15,16 @@ run twice: app/imports/service.py shows how. Only JSON crosses the broker.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
 from celery.signals import before_task_publish, setup_logging
-from flask import Flask
 
 from app.config import Config
 from app.jobs.schedule import every
+
+if TYPE_CHECKING:  # the healthchecks import this module: Flask only where a type is read
+    from flask import Flask
 
 QUEUE = "jobs"
 EXTENSION_KEY = "celery"

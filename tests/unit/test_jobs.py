@@ -1,10 +1,12 @@
-"""The job machinery: the schedule on the clock, the healthcheck's verdicts, and the settings
-that make a job survive its worker (app/jobs/)."""
+"""The job machinery: the schedule on the clock, the healthcheck's verdicts, and Celery's
+settings, each under the name Celery reads with the value the app's configuration gives it,
+among them those that make a job survive its worker (app/jobs/)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +14,25 @@ from pathlib import Path
 import pytest
 
 from app.config import get_config
-from app.jobs import celery_settings, healthcheck, make_celery
+from app.jobs import QUEUE, celery_settings, healthcheck, make_celery
 from app.jobs.schedule import every, period_of
 
 pytestmark = pytest.mark.unit
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+JOBS = {
+    "JOBS_BROKER_URL": "redis://queue:6390/3",
+    "BROKER_TIMEOUT": "3",
+    "JOB_VISIBILITY_TIMEOUT": "90",
+    "WORKER_CONCURRENCY": "4",
+    "IMPORT_EXPIRY_INTERVAL_SECONDS": "600",
+}
+
+
+def conf(**changes: str):
+    """Celery's settings (its conf) for the worker and the scheduler, with JOBS and CHANGES."""
+    config = get_config("production", environ={**JOBS, **changes}, jobs_only=True)
+    return make_celery(config).conf
 
 
 def test_periods_are_counted_on_the_clock():
@@ -44,6 +59,48 @@ def test_a_job_is_acknowledged_when_it_ends_and_handed_back_if_its_worker_dies()
     assert settings["accept_content"] == ["json"]
     assert settings["broker_transport_options"]["visibility_timeout"] == 60
     assert settings["task_publish_retry"] is False
+
+
+def test_celery_reads_the_broker_and_its_timeouts_from_the_config() -> None:
+    settings = conf()
+    assert settings.broker_url == "redis://queue:6390/3"
+    assert settings.broker_connection_timeout == 3.0
+    assert settings.broker_connection_retry_on_startup is True
+    assert settings.broker_transport_options == {
+        "visibility_timeout": 90,
+        # A read may wait longer than a connect: at least 5 s, more if the timeout is longer.
+        "socket_timeout": 5.0,
+        "socket_connect_timeout": 3.0,
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+    }
+    assert conf(BROKER_TIMEOUT="7").broker_transport_options["socket_timeout"] == 7.0
+
+
+def test_celery_publishes_and_runs_jobs_as_the_app_expects() -> None:
+    settings = conf()
+    assert settings.task_publish_retry is False
+    assert settings.task_default_queue == QUEUE == "jobs"
+    assert settings.task_serializer == "json"
+    assert settings.accept_content == ["json"]
+    assert settings.task_ignore_result is True
+    assert settings.result_backend is None
+    assert settings.task_acks_late is True
+    assert settings.task_reject_on_worker_lost is True
+    assert settings.worker_prefetch_multiplier == 1
+    assert settings.worker_concurrency == 4
+    # The app's logging stays in charge (app/logs.py), and no event stream is sent.
+    assert settings.worker_hijack_root_logger is False
+    assert settings.worker_redirect_stdouts is False
+    assert settings.worker_send_task_events is False
+    assert settings.enable_utc is True
+    assert settings.imports == ("app.imports.tasks",)
+
+
+def test_the_scheduler_expires_imports_at_the_configured_interval() -> None:
+    entry = conf().beat_schedule["expire-imports"]
+    assert entry["task"] == "imports.expire"
+    assert entry["schedule"].run_every.total_seconds() == 600
 
 
 def test_the_broker_url_carries_the_user_and_the_quoted_password(tmp_path):
@@ -80,9 +137,22 @@ def test_celery_leaves_the_apps_logging_alone():
         root.handlers[:] = before[1]
 
 
-def test_the_healthcheck_is_unhealthy_when_the_broker_does_not_answer(monkeypatch, capsys):
+@pytest.mark.parametrize("check", ["broker", "worker"])
+def test_the_healthcheck_is_unhealthy_when_the_broker_does_not_answer(monkeypatch, capsys, check):
     monkeypatch.setenv("FLASK_CONFIG", "production")
-    monkeypatch.setenv("JOBS_BROKER_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("JOBS_BROKER_URL", "redis://127.0.0.1:9/0")  # discard: refused
     monkeypatch.setenv("BROKER_TIMEOUT", "0.5")
-    assert healthcheck.main(["broker"]) == 1
-    assert "broker is unreachable" in capsys.readouterr().err
+    assert healthcheck.main([check]) == 1
+    assert capsys.readouterr().err == "healthcheck: the broker is unreachable (OperationalError)\n"
+
+
+def test_the_healthcheck_pings_this_hosts_worker_by_default(monkeypatch, capsys) -> None:
+    """Kombu's in-memory broker (the testing config) answers, but no worker listens on it: the
+    broker check passes, the worker check (the default) waits its 3 s and names the worker."""
+    monkeypatch.setenv("FLASK_CONFIG", "testing")
+    assert healthcheck.main(["broker"]) == 0
+    assert capsys.readouterr().err == ""
+    assert healthcheck.main([]) == 1
+    assert capsys.readouterr().err == (
+        f"healthcheck: celery@{socket.gethostname()} did not answer a ping through the broker\n"
+    )

@@ -1,4 +1,5 @@
-"""Request ids and the JSON access line."""
+"""Request ids, set before any other hook and handed to Sentry and the code, and the JSON lines:
+the access line with its duration in milliseconds, and the fields every line has."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import json
 import logging
 import re
 import sys
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+import sentry_sdk
+from flask import Flask
 from flask.testing import FlaskClient
 
-from app.logs import JsonFormatter
-from app.request_log import request_id_from
+from app import request_log
+from app.logs import JsonFormatter, configure_logging
+from app.request_log import current_request_id, request_id_from
 from tests.unit.conftest import build_app
 
 pytestmark = pytest.mark.unit
@@ -76,6 +82,18 @@ def test_access_line_has_every_field_and_the_incoming_request_id(
     assert str(line["timestamp"]).endswith("Z")
 
 
+def test_the_access_line_times_the_request_in_milliseconds(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = iter([100.0, 100.0123456])
+    monkeypatch.setattr(request_log, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    caplog.set_level(logging.INFO)
+    client.get("/api/items")
+    [record] = [r for r in caplog.records if r.name == "app.access"]
+    assert record.getMessage() == "GET /api/items 200"
+    assert record.duration_ms == 12.35  # type: ignore[attr-defined]
+
+
 def test_one_access_line_per_request_errors_included(
     client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -94,6 +112,22 @@ def test_malformed_request_id_is_replaced(
     client.get("/healthz", headers={"X-Request-ID": "bad id!"})
     (line,) = access_lines(caplog)
     assert re.fullmatch(r"[0-9a-f]{32}", str(line["request_id"]))
+
+
+def test_the_request_id_goes_to_sentry_and_to_the_code(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tags: list[tuple[str, Any]] = []
+    monkeypatch.setattr(sentry_sdk, "set_tag", lambda key, value: tags.append((key, value)))
+    with app.test_request_context("/", headers={"X-Request-ID": "abcdefgh-1234"}):
+        assert current_request_id() is None
+        app.preprocess_request()
+        assert current_request_id() == "abcdefgh-1234"
+    assert tags == [("request_id", "abcdefgh-1234")]
+
+
+def test_the_request_id_is_set_before_any_other_hook_runs(app: Flask) -> None:
+    assert app.before_request_funcs[None][0] is request_log._start
 
 
 def test_the_app_does_not_set_x_request_id_on_responses(client: FlaskClient) -> None:
@@ -122,6 +156,16 @@ def test_logs_are_json_lines_on_stdout(capsys: pytest.CaptureFixture[str]) -> No
     assert {"timestamp", "level", "logger", "message"} <= set(access[0])
 
 
+def test_every_json_line_has_its_message_and_process_id() -> None:
+    record = logging.getLogger("app.test").makeRecord(
+        "app.test", logging.INFO, __file__, 1, "hello %s", ("world",), None
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "hello world"
+    assert line["pid"] == record.process
+    assert list(line)[:5] == ["timestamp", "level", "logger", "message", "pid"]
+
+
 def test_exceptions_are_logged_as_json_with_the_traceback() -> None:
     logger = logging.getLogger("app.test")
     try:
@@ -135,10 +179,18 @@ def test_exceptions_are_logged_as_json_with_the_traceback() -> None:
     assert "ValueError: boom" in line["exc_info"]
 
 
+def test_logging_is_at_info_unless_told_otherwise() -> None:
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging()
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(level)
+
+
 def test_configure_logging_adds_no_second_json_handler_under_gunicorn() -> None:
     import logging.config
-
-    from app.logs import configure_logging
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
@@ -186,3 +238,15 @@ def test_every_line_written_during_a_request_carries_its_id(
         "app.noisy", logging.INFO, __file__, 1, "no request here", (), None
     )
     assert "request_id" not in json.loads(JsonFormatter().format(outside))
+
+
+def test_a_request_id_given_to_a_log_call_wins_over_the_requests(app: Flask) -> None:
+    logger = logging.getLogger("app.test")
+    with app.test_request_context("/"):
+        request_log._start()
+        record = logger.makeRecord(
+            "app.test", logging.INFO, __file__, 1, "x", (), None, extra={"request_id": "given"}
+        )
+        plain = logger.makeRecord("app.test", logging.INFO, __file__, 1, "x", (), None)
+        assert json.loads(JsonFormatter().format(record))["request_id"] == "given"
+        assert json.loads(JsonFormatter().format(plain))["request_id"] == current_request_id()
