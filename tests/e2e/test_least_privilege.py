@@ -249,6 +249,7 @@ def prometheus_published() -> Iterator[None]:
         wait_healthy("prometheus")
 
 
+@pytest.mark.exclusive
 def test_prometheus_published_beyond_loopback_demands_tls_and_a_password(prometheus_published):
     url = f"https://127.0.0.1:{PROMETHEUS_PORT}/api/v1/status/config"
     ca = str(SECRETS_DIR / "prometheus_tls.crt")
@@ -275,6 +276,7 @@ def test_prometheus_published_beyond_loopback_demands_tls_and_a_password(prometh
 # --- Every path limited --------------------------------------------------------------------
 
 
+@pytest.mark.exclusive
 @pytest.mark.parametrize("path", ["/", "/health", "/healthz"])
 def test_a_flood_of_any_path_meets_429_and_never_a_5xx(path):
     session = new_session(retry_on_429=False)
@@ -297,6 +299,7 @@ def three_connections_allowed() -> Iterator[None]:
         yield
 
 
+@pytest.mark.exclusive
 def test_more_connections_at_once_than_the_limit_meet_429(three_connections_allowed):
     # A frozen app holds every request nginx passes it: three stay open, the fourth is over.
     results: list[int] = []
@@ -374,12 +377,17 @@ def test_a_header_just_under_16_kib_under_api_is_served():
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
 
 
-def test_a_request_line_over_16_kib_is_refused_with_414():
-    answer = raw_https(b"GET /api/items/" + b"9" * 17000 + b" HTTP/1.1\r\nHost: localhost\r\n"
+def test_a_request_line_over_16_kib_is_refused_with_414_in_json_under_api_only():
+    long_path = b"9" * 17000
+    answer = raw_https(b"GET /api/items/" + long_path + b" HTTP/1.1\r\nHost: localhost\r\n"
                        b"Connection: close\r\n\r\n")  # fmt: skip
-    # security.md: refused before nginx knows the location, so with its own page even under /api.
+    # Refused before nginx chooses a location: still the contract's JSON under /api.
     assert answer.startswith(b"HTTP/1.1 414 "), answer[:200]
-    assert b"<title>URI too long</title>" in answer, answer[:400]
+    assert json_error(answer) == (414, "uri_too_long")
+    page = raw_https(b"GET /" + long_path + b" HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Connection: close\r\n\r\n")  # fmt: skip
+    assert page.startswith(b"HTTP/1.1 414 "), page[:200]
+    assert b"<title>URI too long</title>" in page, page[:400]
 
 
 def test_many_headers_under_api_are_served_as_json_never_refused_in_html(http):
