@@ -32,7 +32,8 @@ images: check-docker  ## Check that the images can be had; build stand-ins where
 	@offline-images/ensure.sh
 
 .PHONY: init
-init:  ## Create secrets/ and a self-signed certificate in certs/ where absent
+# After `images`: the Prometheus password's hash is made in the stack's Python image.
+init: images  ## Create secrets/ and a self-signed certificate in certs/ where absent
 	@scripts/first-run.sh
 
 .PHONY: up
@@ -151,27 +152,55 @@ lint: $(VENV_STAMP)  ## Lint and check formatting with ruff
 audit: $(VENV_STAMP)  ## Check the pinned requirements for known vulnerabilities (pip-audit)
 	$(VENV)/bin/pip-audit --strict --no-deps --progress-spinner off -r requirements.txt
 
+# Processes for the unit tests (pytest-xdist).
+UNIT_WORKERS ?= 2
+
 .PHONY: test-unit
 test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
-	$(VENV)/bin/pytest -m unit tests/unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m unit -n $(UNIT_WORKERS) tests/unit $(PYTEST_ARGS)
+
+# The end-to-end suites run on the stack with their timers on top of its own files
+# (tests/e2e/compose.timers.yaml: short healthcheck, scrape and job intervals).
+E2E_COMPOSE_FILE := $(or $(COMPOSE_FILE),compose.yaml):tests/e2e/compose.timers.yaml
+# Processes for the end-to-end tests that share the stack; the `exclusive` ones run alone after.
+E2E_WORKERS ?= 3
 
 .PHONY: test-e2e
-test-e2e: $(VENV_STAMP)  ## Run the end-to-end tests against the running stack
-	$(VENV)/bin/pytest -m "e2e or contract" tests/contract tests/e2e $(PYTEST_ARGS)
+test-e2e:  ## Bring the stack up with the suite's timers, then run the end-to-end and contract tests
+	@$(MAKE) --no-print-directory e2e-stack
+	@$(MAKE) --no-print-directory e2e-run
+
+.PHONY: e2e-stack
+e2e-stack: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
+e2e-stack: $(VENV_STAMP) check-docker images init  ## The stack up with the suite's timers, and the images the suites build, built at once
+	@$(MAKE) --no-print-directory up
+	$(VENV_PY) -m tests.support.images
+
+.PHONY: e2e-run
+e2e-run: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
+e2e-run: $(VENV_STAMP)  ## The end-to-end and contract tests on a stack `make e2e-stack` started: the shared ones in parallel, then the exclusive ones
+	$(VENV)/bin/pytest -m "(e2e or contract) and not exclusive" -n $(E2E_WORKERS) tests/contract tests/e2e $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "(e2e or contract) and exclusive" tests/contract tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test-swarm
 test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (the Compose stack must be down)
 	$(VENV)/bin/pytest -m "swarm or contract" tests/contract tests/swarm $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint test-unit k8s-validate up test-e2e  ## The whole suite: lint, unit tests, k8s checks, `make up`, end-to-end tests
+test: lint test-prepare e2e-run  ## The whole suite: lint; the unit tests, the k8s checks and `make e2e-stack` at once; the end-to-end tests
+
+# The unit tests and the k8s checks need no stack, and bringing the stack up is mostly waiting
+# for healthchecks: they run side by side, each target's output printed when it is done.
+.PHONY: test-prepare
+test-prepare:  ## The unit tests, the k8s checks and `make e2e-stack`, at once
+	@$(MAKE) --no-print-directory -j3 --output-sync=target test-unit k8s-validate e2e-stack
 
 .PHONY: bench
 bench: $(VENV_STAMP)  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
 	$(VENV_PY) bench/bench.py
 
 .PHONY: bench-smoke
-bench-smoke: $(VENV_STAMP)  ## A 2-second-per-scenario bench that fails unless every scenario has figures and no errors
+bench-smoke: $(VENV_STAMP)  ## A one-second-per-scenario bench that fails unless every scenario has figures and no errors
 	$(VENV_PY) bench/bench.py --smoke
 
 .PHONY: k8s-validate

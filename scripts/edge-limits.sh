@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lift the edge's per-client limits (rates on every path, open connections) for a measured run
 # (make bench, the API fuzzer, the deploy test), and put them back. `raise` recreates nginx with a Compose override that sets the limits high;
-# `restore` recreates it from compose.yaml and .env alone. Only nginx is touched.
+# `restore` recreates it from the stack's own files and .env alone. Only nginx is touched.
 #   scripts/edge-limits.sh raise [RATE] [BURST]    (defaults: 100000r/s, 100000)
 #   scripts/edge-limits.sh restore
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # would see a changed nginx and recreate it again.
 recreate() {
   local output
-  output=$(scripts/compose.sh "$@" up -d --no-build --wait --wait-timeout 120 nginx 2>&1) \
+  output=$(scripts/compose.sh up -d --no-build --wait --wait-timeout 120 nginx 2>&1) \
     || { printf '%s\n' "$output" >&2; return 1; }
 }
 
@@ -32,7 +32,9 @@ services:
       STATIC_RATE_BURST: "$burst"
       CONN_LIMIT: "60000"
 YAML
-    recreate -f compose.yaml -f "$override"
+    # On top of the stack's own files: compose.yaml, or COMPOSE_FILE's list when it is set.
+    export COMPOSE_FILE="${COMPOSE_FILE:-compose.yaml}:$override"
+    recreate
     ;;
   restore)
     recreate

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import socket
 import ssl
 import subprocess
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from cryptography import x509
 
 from .settings import COMPOSE_SH, ROOT
-from .stack import compose
+from .stack import compose, with_compose_file
 
 OVERLAY = ROOT / "tests" / "acme" / "compose.pebble.yaml"
 
@@ -23,8 +24,9 @@ OVERLAY = ROOT / "tests" / "acme" / "compose.pebble.yaml"
 def with_pebble(*args: str, check: bool = True, timeout: float = 300, stdin: str | None = None):
     """`docker compose` on the stack with the Pebble overlay on top."""
     return subprocess.run(
-        [str(COMPOSE_SH), "-f", "compose.yaml", "-f", str(OVERLAY), *args],
+        [str(COMPOSE_SH), *args],
         cwd=ROOT, check=check, capture_output=True, text=True, timeout=timeout, input=stdin,
+        env={**os.environ, **with_compose_file(str(OVERLAY))},
     )  # fmt: skip
 
 

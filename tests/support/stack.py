@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .settings import COMPOSE_SH, POSTGRES_DB, POSTGRES_USER, ROOT, compose_config
+from .settings import COMPOSE_SH, POSTGRES_DB, POSTGRES_USER, PROJECT, ROOT, compose_config
 
 SUPPORT_DIR = ROOT / "tests" / "support"
 
@@ -29,12 +29,54 @@ def compose(
     *args: str, check: bool = True, timeout: float = 180, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `docker compose` on this project through scripts/compose.sh (the images `make up`
-    uses), from its root, with this environment plus ENV."""
+    uses), from its root, with this environment plus ENV. `exec -T SERVICE ...` runs as
+    `docker exec` in the service's container: the same command, without Compose reading the
+    project each time (a tenth of the time and of the CPU, and the tests poll with it)."""
+    if env is None and args[:2] == ("exec", "-T"):
+        direct = _docker_exec(args[2:])
+        if direct:
+            return subprocess.run(direct, check=check, capture_output=True, text=True,
+                                  timeout=timeout)  # fmt: skip
     return subprocess.run(
         [str(COMPOSE_SH), *args],
         cwd=ROOT, check=check, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )  # fmt: skip
+
+
+def _docker_exec(args: tuple[str, ...]) -> list[str] | None:
+    """`docker exec` for the arguments of `compose exec -T` (`-e NAME=VALUE` options, the
+    service, the command); None when the service runs no container (Compose then says so)."""
+    options: list[str] = []
+    rest = list(args)
+    while rest[:1] == ["-e"] and len(rest) > 1:
+        options += rest[:2]
+        rest = rest[2:]
+    if not rest or rest[0].startswith("-"):
+        return None
+    ids = container_ids(rest[0], running=True)
+    return ["docker", "exec", "-i", *options, ids[0], *rest[1:]] if ids else None
+
+
+def container_ids(service: str, running: bool = False) -> list[str]:
+    """The service's containers (not `compose run`'s one-offs), by their number, as Compose
+    labels them; RUNNING for those that run."""
+    labels = [f"com.docker.compose.project={PROJECT}", f"com.docker.compose.service={service}",
+              "com.docker.compose.oneoff=False"]  # fmt: skip
+    listed = subprocess.run(
+        ["docker", "ps", *([] if running else ["--all"]),
+         *(arg for label in labels for arg in ("--filter", f"label={label}")),
+         "--format", '{{.ID}} {{.Label "com.docker.compose.container-number"}}'],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split("\n")  # fmt: skip
+    numbered = sorted((int(number), cid) for cid, number in map(str.split, filter(None, listed)))
+    return [cid for _, cid in numbered]
+
+
+def with_compose_file(path: str) -> dict[str, str]:
+    """The environment that puts the Compose file PATH on top of the stack's own files
+    (compose.yaml, or COMPOSE_FILE's list: `make test-e2e` adds the suite's timers)."""
+    return {"COMPOSE_FILE": f"{os.environ.get('COMPOSE_FILE') or 'compose.yaml'}:{path}"}
 
 
 def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -44,7 +86,11 @@ def docker(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 
 
 def container_id(service: str) -> str:
-    return compose("ps", "--all", "-q", service).stdout.strip()
+    """The service's (first) container."""
+    ids = container_ids(service)
+    if not ids:
+        raise LookupError(f"no container of {service}")
+    return ids[0]
 
 
 def inspect(service: str) -> dict[str, Any]:
@@ -70,6 +116,14 @@ def service_health(service: str) -> str:
     state = inspect(service)["State"]
     health: str = state.get("Health", {}).get("Status", state["Status"])
     return health
+
+
+def run_healthcheck(service: str) -> subprocess.CompletedProcess[str]:
+    """The service's healthcheck command, as Docker runs it, run once now in its container:
+    the check's own verdict, without waiting for Docker's interval and retries."""
+    test = inspect(service)["Config"]["Healthcheck"]["Test"]
+    command = ["sh", "-c", test[1]] if test[0] == "CMD-SHELL" else test[1:]
+    return docker("exec", container_id(service), *command, check=False, timeout=60)
 
 
 def wait_healthy(service: str, timeout: float = 120) -> None:
@@ -182,10 +236,12 @@ def overridden(
     top: dict[str, Any] | None = None,
     wait: bool = True,
     scale: int | None = None,
+    force_recreate: bool = False,
 ) -> Iterator[None]:
     """Recreate SERVICE with a Compose override for the block (SETTINGS merged into the
     service, TOP into the file: a test setting, an extra config), SCALE containers of it if
-    given, then recreate it from compose.yaml and .env alone."""
+    given, then recreate it from compose.yaml and .env alone. FORCE_RECREATE when the override
+    changes only what Compose does not hash into the service (a secret's file), both ways."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=ROOT, prefix=".test-override-") as f:
         json.dump({"services": {service: settings}, **(top or {})}, f)
         f.flush()
@@ -193,12 +249,13 @@ def overridden(
         # `make up` would recreate it.
         waiting = ["--wait", "--wait-timeout", "120"] if wait else []
         scaling = ["--scale", f"{service}={scale}"] if scale else []
-        compose("-f", "compose.yaml", "-f", f.name, "up", "-d", "--no-build", *waiting, *scaling,
-                service)  # fmt: skip
+        forcing = ["--force-recreate"] if force_recreate else []
+        compose("up", "-d", "--no-build", *waiting, *scaling, *forcing, service,
+                env=with_compose_file(f.name))  # fmt: skip
         try:
             yield
         finally:
-            compose("up", "-d", "--no-build", *waiting, service)
+            compose("up", "-d", "--no-build", *waiting, *forcing, service)
 
 
 @contextlib.contextmanager

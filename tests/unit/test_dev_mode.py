@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -148,6 +149,7 @@ class Reloader:
             "sys.exit(serve.restart_on_change([sys.executable, '-c', sys.argv[3]], "
             "Path(sys.argv[2]), 0.1))"
         )
+        self.output = ""
         self.process = subprocess.Popen(
             [sys.executable, "-c", runner, str(SERVE.parent), str(self.watched), child],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -163,11 +165,28 @@ class Reloader:
             time.sleep(0.05)
         assert self.count(path) == expected
 
+    def wait_at_least(self, path: Path, expected: int) -> None:
+        deadline = time.monotonic() + 20
+        while self.count(path) < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.count(path) >= expected
+
+    def wait_for_output(self, text: str) -> None:
+        """Until the reloader prints TEXT (its output so far is kept for end())."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 20
+        while text not in self.output and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.1)
+            if ready:  # the raw descriptor: the text wrapper would hold lines back unseen
+                self.output += os.read(self.process.stdout.fileno(), 65536).decode()
+        assert text in self.output, self.output
+
     def end(self) -> str:
         """Stop the reloader; its output. SIGTERM is passed on: the child ends by it and the
         reloader returns its code."""
         self.process.terminate()
         output, _ = self.process.communicate(timeout=40)
+        output = self.output + output
         assert self.process.returncode == 128 + 15, output
         return output
 
@@ -200,7 +219,10 @@ def test_a_file_saved_while_the_command_stops_restarts_it_once_more_and_is_named
         (reloader.watched / "first.py").write_text("VALUE = 1\n")
         reloader.wait(reloader.stops, 1)  # the child is stopping, slowly
         (reloader.watched / "second.py").write_text("")
-        reloader.wait(reloader.starts, 3)
+        # The command starts again; the start in between may be stopped before it writes its
+        # line (on a busy machine the reloader sees second.py first): the output says it all.
+        reloader.wait_for_output("second.py changed: restarting")
+        reloader.wait_at_least(reloader.starts, 2)
     finally:
         output = reloader.end()
     assert "first.py changed: restarting" in output

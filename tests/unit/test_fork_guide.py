@@ -40,8 +40,10 @@ def copy_of_the_tree(target: Path) -> None:
 
 
 def run(command: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
-    # The copy's own settings only: none of this shell's Flask or database variables.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_"))}
+    # The copy's own settings only: none of this shell's Flask or database variables, and none
+    # of an outer make's command line (MAKEFLAGS would carry its PYTEST_ARGS into the copy's).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("FLASK_", "DATABASE_", "MAKE", "MFLAGS"))}  # fmt: skip
     # The copy's unit tests, less the slow ones (this test among them).
     env["PYTEST_ARGS"] = '-v -m "unit and not slow" -p no:cacheprovider'
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
@@ -80,7 +82,10 @@ def test_following_the_guide_on_a_copy_gives_a_renamed_tree_whose_unit_tests_pas
         if "make test-unit" in body:
             assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
             for test in ("created_then_listed", "longer_than_the_setting"):
-                assert re.search(rf"test_notes\.py::test_a_note\w*{test}\w* PASSED", result.stdout)
+                # pytest -v names the test, then its outcome; under pytest-xdist the other
+                # way round.
+                name = rf"test_notes\.py::test_a_note\w*{test}\w*"
+                assert re.search(rf"{name} PASSED|PASSED \S*{name}", result.stdout), test
     # The rename reached everything, and the new blueprint, setting and migration are there.
     leftover = run(["grep", "-rl", "--exclude-dir=.venv", "-e", "flask-stack", "-e", "flaskstack",
                     "."], tree).stdout  # fmt: skip

@@ -136,12 +136,35 @@ def test_the_hooks_pass_on_the_tree_with_no_network(tmp_path):
         "import socket; socket.create_connection(('pypi.org', 443), timeout=3)"],
         capture_output=True, text=True, timeout=30)  # fmt: skip
     assert probe.returncode != 0, "the namespace still reaches the network"
+    # The unit-test hook runs the suite this test is part of: run here it would prove nothing
+    # new and cost a minute. Its command is `make test-fast`'s (checked below).
     result = subprocess.run(
         [*no_network(), str(ROOT / ".venv" / "bin" / "pre-commit"), "run", "--all-files",
          "--show-diff-on-failure", "--color=never"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")},
+        env={**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+             "SKIP": "unit-fast"},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    for hook in ("ruff check", "ruff format", "shellcheck", "YAML parses", "unit tests"):
+    for hook in ("ruff check", "ruff format", "shellcheck", "YAML parses"):
         assert re.search(rf"^{re.escape(hook)}.*Passed$", result.stdout, flags=re.M), hook
+    assert re.search(r"^unit tests.*Skipped$", result.stdout, flags=re.M), result.stdout
+
+
+def test_the_unit_test_hook_runs_make_test_fasts_tests():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    [entry] = [
+        h["entry"] for repo in hooks["repos"] for h in repo["hooks"] if h["id"] == "unit-fast"
+    ]
+    recipe = re.search(r"^test-fast:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M)[1]
+    selection = re.search(r'-m "[^"]+"', recipe)[0]
+    assert entry.startswith(".venv/bin/pytest") and selection in entry and "tests/unit" in entry
+
+
+def test_ci_runs_every_part_of_make_test_in_its_order():
+    """.ci/run times `make test`'s parts one by one: exactly its prerequisites, in order."""
+    makefile = (ROOT / "Makefile").read_text()
+    parts = re.search(r"^test: ([^#\n]*)##", makefile, re.M)[1].split()
+    ci = (ROOT / ".ci" / "run").read_text()
+    ran = re.findall(r'^phase "[^"]*" make ([a-z0-9-]+)$', ci, re.M)
+    assert ran[: len(parts) + 1] == ["check-docker", *parts], ran
