@@ -42,10 +42,10 @@ BENCH_RATE_BURST (100000), BENCH_RESULTS_DIR (results), BENCH_RATE_DURATION (s, 
 BENCH_DURATION), BENCH_H2_CONNECTIONS (8), BENCH_H2_STREAMS (10), BENCH_LARGE_ROWS (1000000;
 0 skips), BENCH_PEERS (stack,recipe,bare,granian; none skips), BENCH_PEER_ROUNDS (2),
 BENCH_PEER_DURATION (s, as BENCH_DURATION), BENCH_CONNECTION_CLOSE (0; 1 sends
-Connection: close with every wrk request). `--smoke` shortens everything (2 s, 8
-connections, no warm-up, 4 HTTP/2 connections, 2 000 large-table rows, one round of peers,
-2 imports of 200 items) and exits 1 unless every scenario, peer and phase produced requests
-and no errors, and every import was applied.
+Connection: close with every wrk request). `--smoke` shortens everything (1 s, 8
+connections, no warm-up, 4 HTTP/2 connections of 100 requests, 2 000 large-table rows, one
+round of peers, 2 imports of 200 items) and exits 1 unless every scenario, peer and phase
+produced requests and no errors, and every import was applied.
 
 Output: a table on stdout and the same figures in results/bench-<UTC timestamp>.json.
 """
@@ -478,20 +478,28 @@ def fixed_rate(
 
 # Under nginx's keepalive_requests (1 000, its default): see http2().
 H2_REQUESTS_PER_CONNECTION = 900
+# A smoke run needs figures, not a steady state.
+H2_SMOKE_REQUESTS_PER_CONNECTION = 100
 
 
 def http2(
-    h2load: H2load, urls: dict[str, str], seconds: int, clients: int, streams: int
+    h2load: H2load,
+    urls: dict[str, str],
+    seconds: int,
+    clients: int,
+    streams: int,
+    per_connection: int = H2_REQUESTS_PER_CONNECTION,
 ) -> dict[str, dict[str, Any]]:
     """/healthz and the cached read over HTTP/2 as browsers use it: few connections, many
     streams on each, at saturation. A count of requests, not a duration: nginx closes an HTTP/2
     connection after `keepalive_requests` (1 000) requests, refusing the streams in flight, and
     h2load, unlike a browser, does not open another, so a timed run would measure idle clients
-    and count the refused streams as errors. Each connection makes H2_REQUESTS_PER_CONNECTION,
-    and the rate is the requests over the time they took."""
+    and count the refused streams as errors. Each connection makes PER_CONNECTION requests
+    (H2_REQUESTS_PER_CONNECTION but in a smoke run), and the rate is the requests over the time
+    they took."""
     rows = {}
     for key, target in (("h2_healthz", "healthz"), ("h2_item_cached", "item_cached")):
-        requests = clients * H2_REQUESTS_PER_CONNECTION
+        requests = clients * per_connection
         log(f"{key}: HTTP/2, {clients} connections x {streams} streams, {requests} requests")
         row = h2load.run(
             key, "host", urls[target], seconds, clients=clients, streams=streams, http1=False,
@@ -730,9 +738,20 @@ def main() -> int:
         action="store_true",
         help="short run; exit 1 unless every scenario has figures and no errors",
     )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build the load generator's and the peers' images (on the app's), nothing else",
+    )
     args = parser.parse_args()
+    if args.build_only:
+        base_image = python_image()
+        project = Stack().project
+        build_loadgen(project, base_image)
+        build_peers_image(project, base_image)
+        return 0
 
-    duration = env_int("BENCH_DURATION", 2 if args.smoke else 10)
+    duration = env_int("BENCH_DURATION", 1 if args.smoke else 10)
     connections = env_int("BENCH_CONNECTIONS", 8 if args.smoke else 64)
     threads = env_int("BENCH_THREADS", 2)
     warmup = env_int("BENCH_WARMUP", 0 if args.smoke else 2)
@@ -825,7 +844,10 @@ def main() -> int:
         if wanted("fixed_rate"):
             rate_rows = fixed_rate(h2load, scenarios, urls, rate_duration, connections)
         if wanted("http2"):
-            h2_rows = http2(h2load, urls, duration, h2_connections, h2_streams)
+            per_connection = (
+                H2_SMOKE_REQUESTS_PER_CONNECTION if args.smoke else H2_REQUESTS_PER_CONNECTION
+            )
+            h2_rows = http2(h2load, urls, duration, h2_connections, h2_streams, per_connection)
         if large_rows and wanted("large_table"):
             large = large_table(stack, wrk, large_rows, duration, warmup)
             base_rps = scenarios.get("items_list", {}).get("rps")

@@ -96,6 +96,7 @@ def api_limits() -> tuple[float, int]:
     return float(rate[:-3]), int(environment.get("RATE_BURST") or 60)
 
 
+@pytest.mark.exclusive
 def test_a_burst_gets_429_with_retry_after_and_no_5xx():
     rate, burst = api_limits()
     session = new_session(retry_on_429=False)

@@ -26,6 +26,7 @@ def test_item_reads_are_cached_in_redis_and_writes_invalidate_them(http):
     assert cache_entry(key) is None, "a write left a stale entry"
 
 
+@pytest.mark.exclusive
 def test_stats_are_cached_and_a_write_refreshes_them(http):
     first = http.get(f"{BASE}/api/stats", timeout=10)
     assert first.status_code == 200

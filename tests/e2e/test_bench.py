@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.support.settings import ROOT
 from tests.support.stack import inspect, psql, wait_healthy
+
+pytestmark = pytest.mark.exclusive
 
 SCENARIOS = {"static", "healthz", "healthz_direct", "item_cached", "items_list", "item_create"}
 FIXED_RATE = SCENARIOS - {"static"}

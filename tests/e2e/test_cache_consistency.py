@@ -10,6 +10,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 from tests.support.edge import BASE, new_session
 from tests.support.settings import COMPOSE_SH, ROOT, compose_config
 from tests.support.stack import (
@@ -23,6 +25,7 @@ from tests.support.stack import (
 WRITERS, READERS, ROUNDS = 4, 8, 40
 
 
+@pytest.mark.exclusive
 def test_concurrent_readers_never_see_a_value_older_than_the_last_acknowledged_write(
     edge_limits_raised,
 ):
@@ -75,6 +78,7 @@ def test_concurrent_readers_never_see_a_value_older_than_the_last_acknowledged_w
         )
 
 
+@pytest.mark.exclusive
 def test_after_a_redis_outage_every_worker_serves_the_writes_it_missed(http):
     workers = len(gunicorn_processes()[1])
     created = http.post(f"{BASE}/api/items", json={"name": "before the outage"}, timeout=10)

@@ -1,9 +1,10 @@
-"""Backups: make backup, make restore, a full restore drill, and the scheduled backup service."""
+"""Backups and migrations on the local database: `make restore` refusing bad files, the scheduled
+backup service, overlapping migration runs, a database of the older layout. The restore drill
+(destroy, up, restore every row) is in test_offsite_backups.py, once for both kinds of dump."""
 
 from __future__ import annotations
 
 import json
-import stat
 import subprocess
 import time
 import uuid
@@ -19,58 +20,11 @@ from tests.support.stack import compose, psql, wait_for
 SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
 
 
-def make(*args: str, timeout: float = 600) -> str:
-    result = subprocess.run(
-        ["make", "-s", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
-
-
 def rows() -> str:
     return psql(f"{SNAPSHOT} ORDER BY id")
 
 
-def test_restore_drill_brings_back_every_row_after_the_volumes_are_destroyed(http):
-    tag = uuid.uuid4().hex[:8]
-    bodies = [
-        {"name": f"drill {tag} plain", "description": "a row"},
-        {"name": f"drill {tag} null", "description": None},
-        {"name": f"drill {tag} unicode ✓ ünï", "description": "emoji 🚀 and 'quotes' \"too\""},
-        {"name": f"drill {tag} long", "description": "x" * 2000},
-    ]
-    for body in bodies:
-        assert http.post(f"{BASE}/api/items", json=body, timeout=10).status_code == 201
-    before = rows()
-    assert before.count(f"drill {tag}") == len(bodies)
-
-    backup = make("backup").strip().splitlines()[-1]
-    path = ROOT / backup
-    assert path.is_file() and path.read_bytes()[:5] == b"PGDMP"
-    assert path.parent.name == "backups"
-    # docs/operations.md: "The file is mode 0600, in a 0700 directory".
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-
-    make("destroy")
-    make("up")
-    assert psql("SELECT count(*) FROM items") == "0", "the volume was not really destroyed"
-    # The scheduler claims a period of its hourly job on the hour (app/jobs/runs.py): a fresh
-    # stack holds such a row within the hour, and is still a fresh stack to restore into.
-    psql("INSERT INTO periodic_runs (job, period) VALUES ('imports.expire', 1) "
-         "ON CONFLICT DO NOTHING")  # fmt: skip
-
-    assert "restored" in make("restore", f"BACKUP={backup}")
-    assert rows() == before
-    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 60)
-    listed = http.get(f"{BASE}/api/items?limit=100", timeout=10).json()
-    assert {b["name"] for b in bodies} <= {i["name"] for i in listed["items"]}
-    # The id sequence came back too: a new row does not collide with a restored one.
-    created = http.post(f"{BASE}/api/items", json={"name": f"drill {tag} after"}, timeout=10)
-    assert created.status_code == 201
-    assert created.json()["id"] > max(int(line.split("|")[0]) for line in before.splitlines())
-
-
+@pytest.mark.exclusive
 def test_restore_refuses_a_missing_or_foreign_file(http, tmp_path: Path):
     assert http.post(f"{BASE}/api/items", json={"name": "before a refused restore"}).ok
     before = rows()

@@ -292,6 +292,7 @@ def test_nginx_reuses_time_wait_ports_for_new_upstream_connections():
     assert high - low + 1 >= 55_000, (low, high)
 
 
+@pytest.mark.exclusive
 def test_static_files_have_a_higher_limit_than_pages(http):
     # A page pulls several static files at once: 150 at once stay within the static limit
     # (STATIC_RATE_BURST 200), where 150 page requests would not (PAGE_RATE_BURST 30).
@@ -355,6 +356,7 @@ def app_stopped() -> Iterator[None]:
     wait_healthy("nginx")
 
 
+@pytest.mark.exclusive
 def test_with_the_app_stopped_static_files_still_serve_and_proxied_paths_fail_cleanly(
     http, app_stopped
 ):

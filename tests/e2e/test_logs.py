@@ -4,32 +4,20 @@ id is found in both services' received lines. The two services are recreated as 
 
 from __future__ import annotations
 
-import functools
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support import images
 from tests.support.edge import BASE, new_session
-from tests.support.settings import PROJECT, ROOT
-from tests.support.stack import compose, container_id, docker, wait_for
+from tests.support.settings import PROJECT
+from tests.support.stack import compose, container_id, docker, wait_for, with_compose_file
+
+pytestmark = pytest.mark.exclusive
 
 OVERLAY = "logging/compose.syslog.yaml"
-IMAGE = "flask-stack-tests/rsyslog:local"
 SERVICES = ("nginx", "app")
-
-
-@functools.cache
-def receiver_image() -> str:
-    base = subprocess.run([str(ROOT / "scripts" / "python-image.sh")], capture_output=True,
-                          text=True, check=True).stdout.strip()  # fmt: skip
-    dockerfile = (ROOT / "tests" / "support" / "rsyslog.Dockerfile").read_bytes()
-    subprocess.run(
-        ["docker", "build", "-q", "--build-arg", f"PYTHON_IMAGE={base}", "-t", IMAGE, "-"],
-        input=dockerfile, capture_output=True, check=True, timeout=600,
-    )  # fmt: skip
-    return IMAGE
 
 
 def received(name: str) -> list[str]:
@@ -44,15 +32,15 @@ def receiver() -> Iterator[str]:
     name = f"{PROJECT}-rsyslog-{uuid.uuid4().hex[:8]}"
     docker("run", "-d", "--rm", "--name", name, "--read-only", "--cap-drop", "ALL",
            "--tmpfs", "/tmp:uid=65534", "--tmpfs", "/var/log/received:uid=65534",
-           "-p", "127.0.0.1::5514", receiver_image())  # fmt: skip
+           "-p", "127.0.0.1::5514", images.rsyslog())  # fmt: skip
     try:
         port = docker("port", name, "5514/tcp").stdout.split(":")[-1].strip()
         wait_for(lambda: docker("exec", name, "test", "-f", "/tmp/rsyslogd.pid").returncode == 0,
                  30, 0.5, "rsyslog to start")  # fmt: skip
-        env = {"SYSLOG_ADDRESS": f"tcp://127.0.0.1:{port}"}
+        env = {"SYSLOG_ADDRESS": f"tcp://127.0.0.1:{port}", **with_compose_file(OVERLAY)}
         # --no-deps: only these two move to syslog; the rest of the stack stays as it is.
-        compose("-f", "compose.yaml", "-f", OVERLAY, "up", "-d", "--no-build", "--no-deps",
-                "--wait", "--wait-timeout", "120", *SERVICES, env=env, timeout=240)  # fmt: skip
+        compose("up", "-d", "--no-build", "--no-deps", "--wait", "--wait-timeout", "120",
+                *SERVICES, env=env, timeout=240)  # fmt: skip
         yield name
     finally:
         compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "120", *SERVICES,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import prometheus
+from tests.support import images, prometheus
 from tests.support.edge import BASE
 from tests.support.settings import POSTGRES_DB, PROJECT, ROOT
 from tests.support.stack import compose, inspect, psql, wait_for
 
-S3_PROJECT = f"{PROJECT}-s3test"
-S3_COMPOSE = ["-p", S3_PROJECT, "-f", "tests/backup/compose.s3.yaml"]
+pytestmark = pytest.mark.exclusive
+
+S3_COMPOSE = list(images.S3_COMPOSE)
 BUCKET, PREFIX = "backups", "stack/"
 NOW = dt.datetime.now(dt.UTC)
 SNAPSHOT = "SELECT id, name, coalesce(description, '<null>'), created_at, updated_at FROM items"
@@ -56,8 +58,7 @@ def env(tmp_path_factory) -> Iterator[dict[str, str]]:
     compose(*S3_COMPOSE, "up", "-d", "--build", "--wait", env=s3_env, timeout=900)
     try:
         s3("create")
-        keygen = compose("--profile", "backup", "build", "backup", timeout=900)
-        assert keygen.returncode == 0
+        images.backup()
         pair = compose("--profile", "backup", "run", "--rm", "--no-deps", "-T",
                        "--entrypoint", "age-keygen", "backup").stdout  # fmt: skip
         identity = next(line for line in pair.splitlines() if line.startswith("AGE-SECRET-KEY"))
@@ -221,6 +222,8 @@ def test_verification_fails_a_dump_that_does_not_hold_exactly_one_migration_vers
         wait_for(refused, 60, 2, f"the verification refusing {bad}")
     finally:
         s3("delete", bad)
+    # Retention kept only the newest dump of today, the bad one: a good one takes its place.
+    backup_now(service)
     wait_for(lambda: prometheus.scalar("backup_verify_last_run_success") == 1, 60, 2, "recovery")
 
 
@@ -231,24 +234,69 @@ def make(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.Co
     )  # fmt: skip
 
 
-def test_make_restore_from_the_bucket_brings_back_every_row_after_the_volumes_are_destroyed(
+def local_backup() -> str:
+    """`make backup`: a plain dump in backups/ on this host; its path."""
+    taken = make({}, "backup")
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    backup = taken.stdout.strip().splitlines()[-1]
+    path = ROOT / backup
+    assert path.is_file() and path.read_bytes()[:5] == b"PGDMP"
+    assert path.parent.name == "backups"
+    # docs/operations.md: "The file is mode 0600, in a 0700 directory".
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    return backup
+
+
+def test_make_restore_brings_back_every_row_from_the_bucket_or_a_local_dump_after_destroy(
     service, http
 ):
+    """The restore drill, once for both kinds of backup: rows of every shape written, a dump
+    taken to the bucket by the service and one to backups/ by `make backup`, the volumes
+    destroyed and the stack brought up empty; then `make restore BACKUP=bucket:latest` into the
+    fresh stack and `make restore BACKUP=<local dump> REPLACE=1` each bring back every row."""
     tag = uuid.uuid4().hex[:8]
-    for body in ({"name": f"offsite {tag}", "description": "ünï ✓"}, {"name": f"offsite {tag} 2"}):
+    bodies = [
+        {"name": f"drill {tag} plain", "description": "a row"},
+        {"name": f"drill {tag} null", "description": None},
+        {"name": f"drill {tag} unicode ✓ ünï", "description": "emoji 🚀 and 'quotes' \"too\""},
+        {"name": f"drill {tag} long", "description": "x" * 2000},
+    ]
+    for body in bodies:
         assert http.post(f"{BASE}/api/items", json=body, timeout=10).status_code == 201
     before = psql(f"{SNAPSHOT} ORDER BY id")
+    assert before.count(f"drill {tag}") == len(bodies)
+    highest_id = int(psql("SELECT max(id) FROM items"))
     backup_now(service)
+    local = local_backup()
 
     destroyed = make({}, "destroy")
     assert destroyed.returncode == 0, destroyed.stderr
     assert make({}, "up").returncode == 0
     assert psql("SELECT count(*) FROM items") == "0", "the volume was not really destroyed"
+    # The scheduler claims a period of its periodic job on the clock (app/jobs/runs.py): a
+    # fresh stack holds such a row soon, and is still a fresh stack to restore into.
+    psql("INSERT INTO periodic_runs (job, period) VALUES ('imports.expire', 1) "
+         "ON CONFLICT DO NOTHING")  # fmt: skip
 
     restored = make(service, "restore", "BACKUP=bucket:latest")
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert psql(f"{SNAPSHOT} ORDER BY id") == before
     wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 60)
+
+    replaced = make({}, "restore", f"BACKUP={local}", "REPLACE=1")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert "restored" in replaced.stdout
+    assert psql(f"{SNAPSHOT} ORDER BY id") == before
+    wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 60)
+    listed = http.get(f"{BASE}/api/items?limit=100", timeout=10).json()
+    assert {b["name"] for b in bodies} <= {i["name"] for i in listed["items"]}
+    # The id sequence came back too: a new row does not collide with a restored one. (Deleted
+    # again: the database stays what the bucket's latest dump holds, for the next test.)
+    created = http.post(f"{BASE}/api/items", json={"name": f"drill {tag} after"}, timeout=10)
+    assert created.status_code == 201
+    assert created.json()["id"] > highest_id
+    assert http.delete(created.headers["Location"], timeout=10).status_code == 204
 
 
 def refusal(env: dict[str, str], backup: str, **extra: str) -> str:

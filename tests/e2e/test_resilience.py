@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
+import re
 import signal
 import socket
 import ssl
@@ -12,11 +14,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 
 from tests.support.edge import BASE, CA_FILE, new_session
-from tests.support.settings import COMPOSE_SH, HTTPS_PORT, POSTGRES_DB, POSTGRES_USER, ROOT
+from tests.support.settings import (
+    COMPOSE_SH,
+    HTTPS_PORT,
+    POSTGRES_DB,
+    POSTGRES_USER,
+    ROOT,
+    compose_config,
+)
 from tests.support.stack import (
     compose,
     gunicorn_processes,
@@ -49,6 +59,7 @@ def kill_inside(service: str, pid: int, sig: int = signal.SIGKILL) -> None:
     assert done.returncode in (0, 128 + signal.SIGKILL), done.stderr
 
 
+@pytest.mark.exclusive
 def test_a_worker_killed_with_sigkill_is_replaced_and_nothing_fails_afterwards():
     master, workers = gunicorn_processes()
     victim = workers[0]
@@ -64,6 +75,7 @@ def test_a_worker_killed_with_sigkill_is_replaced_and_nothing_fails_afterwards()
     assert set(all_ok()) == {200}
 
 
+@pytest.mark.exclusive
 def test_the_app_container_is_restarted_by_its_policy_when_its_main_process_dies(http):
     before = inspect("app")
     master, _ = gunicorn_processes()
@@ -113,10 +125,35 @@ def wait_until_a_request_waits_for_the_lock() -> None:
     wait_for(lambda: psql(waiting) != "0", 15, 0.1, "a request waiting for the lock")
 
 
+def gunicorn_settings() -> dict[str, Any]:
+    """gunicorn.conf.py as the running app container evaluates it (its environment applied)."""
+    code = ("import json, runpy; c = runpy.run_path('/app/gunicorn.conf.py'); "
+            "print(json.dumps({k: c[k] for k in ('timeout', 'graceful_timeout')}))")  # fmt: skip
+    settings: dict[str, Any] = json.loads(compose("exec", "-T", "app", "python", "-c", code).stdout)
+    return settings
+
+
+def nginx_seconds(directive: str) -> float:
+    """A timeout of the running nginx's configuration, in seconds (`25s` -> 25.0)."""
+    running = compose("exec", "-T", "nginx", "nginx", "-T", "-c", "/tmp/nginx/nginx.conf").stdout
+    value = re.search(rf"^\s*{directive} (\d+)s;", running, re.M)
+    assert value, f"nginx runs no {directive}"
+    return float(value[1])
+
+
+def stop_grace_period() -> float:
+    """The app's stop_grace_period in seconds (compose.yaml writes it as `30s`)."""
+    return float(str(compose_config()["services"]["app"]["stop_grace_period"]).removesuffix("s"))
+
+
+@pytest.mark.exclusive
 def test_sigterm_lets_an_in_flight_request_finish(http):
     name = f"in flight {uuid.uuid4().hex[:8]}"
-    # Nearly GUNICORN_GRACEFUL_TIMEOUT (20 s): the request has that long after SIGTERM.
-    lock = HeldLock(18)
+    graceful = gunicorn_settings()["graceful_timeout"]
+    # Nearly GUNICORN_GRACEFUL_TIMEOUT, the time the request has after SIGTERM, and within
+    # nginx's PROXY_READ_TIMEOUT, so that the answer reaches the client.
+    held = min(graceful, nginx_seconds("proxy_read_timeout")) - 2
+    lock = HeldLock(held)
     result: dict = {}
 
     def post() -> None:
@@ -131,9 +168,11 @@ def test_sigterm_lets_an_in_flight_request_finish(http):
         stop = compose("stop", "app", timeout=120)  # SIGTERM, then gunicorn's graceful timeout
         stopped_after = time.monotonic() - begun
         assert stop.returncode == 0
-        # gunicorn waited for the request (the lock ends about 17 s after the stop began), and
-        # Compose did not kill it: its stop_grace_period (30 s) is above the 20 s.
-        assert 14 <= stopped_after < 30, f"the stop took {stopped_after:.1f} s"
+        # gunicorn waited for the request (until the lock ended), and Compose did not kill it:
+        # the app's stop_grace_period is above gunicorn's graceful timeout.
+        grace = stop_grace_period()
+        assert grace > graceful
+        assert held - 3 <= stopped_after < grace, f"the stop took {stopped_after:.1f} s"
         request.join(timeout=60)
         lock.wait()
         assert result.get("status") == 201, f"the in-flight request got {result}"
@@ -144,10 +183,14 @@ def test_sigterm_lets_an_in_flight_request_finish(http):
         wait_healthy("app")
 
 
+@pytest.mark.exclusive
 def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_recycled(http):
     master, workers_before = gunicorn_processes()
-    # Longer than nginx's PROXY_READ_TIMEOUT (25 s) and gunicorn's GUNICORN_TIMEOUT (30 s).
-    lock = HeldLock(34)
+    proxy_read = nginx_seconds("proxy_read_timeout")
+    timeout = gunicorn_settings()["timeout"]
+    assert proxy_read < timeout, "nginx must give up on the app before gunicorn's watchdog"
+    # Longer than nginx's PROXY_READ_TIMEOUT and gunicorn's GUNICORN_TIMEOUT.
+    lock = HeldLock(timeout + 4)
     result: dict = {}
 
     def slow() -> None:
@@ -166,8 +209,9 @@ def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_rec
     request.join(timeout=60)
     assert result.get("status") == 504
     assert result["json"]["error"]["code"] == "gateway_timeout"
-    # "504 at 25 s": nginx's PROXY_READ_TIMEOUT, not sooner and not much later.
-    assert 24.5 <= result["seconds"] <= 28, f"the 504 came after {result['seconds']:.1f} s"
+    # The 504 at nginx's PROXY_READ_TIMEOUT, not sooner and not much later.
+    seconds = result["seconds"]
+    assert proxy_read - 0.5 <= seconds <= proxy_read + 3, f"the 504 came after {seconds:.1f} s"
     lock.wait()
 
     def recycled() -> bool:
@@ -179,20 +223,21 @@ def test_a_request_slower_than_the_worker_timeout_gets_504_and_its_worker_is_rec
         )
 
     wait_for(recycled, 60, 1, "the slow request's worker to be replaced")
-    # "At GUNICORN_TIMEOUT (30 s) the watchdog stops the worker": its line, timed from the
-    # request (the watchdog looks once a second, and acts once a request is over 30 s old).
+    # "At GUNICORN_TIMEOUT the watchdog stops the worker": its line, timed from the request
+    # (the watchdog looks once a second, and acts once a request is older than the timeout).
     watchdog = [
         line for line in json_log_lines("app", "3m")
-        if line.get("message", "").startswith("a request has run for more than 30 s")
+        if line.get("message", "").startswith(f"a request has run for more than {timeout} s")
         and utc_seconds(line["timestamp"]) > result["sent_at"]
     ]  # fmt: skip
     assert watchdog, "no watchdog line for the slow request"
     after = utc_seconds(watchdog[0]["timestamp"]) - result["sent_at"]
-    assert 30 <= after <= 32.5, f"the watchdog acted {after:.1f} s after the request"
+    assert timeout <= after <= timeout + 2.5, f"the watchdog acted {after:.1f} s after the request"
     wait_for(lambda: http.get(f"{BASE}/health", timeout=5).status_code == 200, 30)
     assert set(all_ok(20)) == {200}
 
 
+@pytest.mark.exclusive
 def test_nginx_restarted_is_back_within_seconds_with_nothing_lost(http):
     created = http.post(f"{BASE}/api/items", json={"name": "before nginx restart"}, timeout=10)
     assert created.status_code == 201

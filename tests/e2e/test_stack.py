@@ -121,6 +121,7 @@ def _fingerprint() -> dict[str, str]:
     return state
 
 
+@pytest.mark.exclusive
 def test_second_make_up_succeeds_and_changes_nothing():
     before = _fingerprint()
     result = subprocess.run(

@@ -3,15 +3,14 @@ TLS configuration is nothing below Mozilla's intermediate profile."""
 
 from __future__ import annotations
 
-import functools
 import json
 import xml.etree.ElementTree as ET
 
+from tests.support import images
 from tests.support.edge import CA_FILE
-from tests.support.settings import HTTPS_PORT, ROOT
+from tests.support.settings import HTTPS_PORT
 from tests.support.stack import docker
 
-IMAGE = "flask-stack/tls-scanners:local"
 TARGET = f"localhost:{HTTPS_PORT}"  # a name, so the scanners send SNI as browsers do
 
 # Mozilla's intermediate profile (ssl-config.mozilla.org, version 5.7), OpenSSL names.
@@ -35,22 +34,8 @@ ACCEPTED = {
 }
 
 
-@functools.cache
-def scanners() -> str:
-    python_image = (ROOT / "scripts" / "python-image.sh").as_posix()
-    import subprocess
-
-    base = subprocess.run([python_image], capture_output=True, text=True, check=True).stdout
-    dockerfile = (ROOT / "tests" / "support" / "tls_scanners.Dockerfile").read_bytes()
-    subprocess.run(
-        ["docker", "build", "-q", "--build-arg", f"PYTHON_IMAGE={base.strip()}", "-t", IMAGE, "-"],
-        input=dockerfile, capture_output=True, check=True, timeout=600,
-    )  # fmt: skip
-    return IMAGE
-
-
 def test_sslscan_finds_only_tls_1_2_and_1_3_with_the_profiles_ciphers_and_groups():
-    out = docker("run", "--rm", "--network", "host", scanners(), "sslscan", "--xml=-",
+    out = docker("run", "--rm", "--network", "host", images.tls_scanners(), "sslscan", "--xml=-",
                  "--no-colour", TARGET, timeout=120).stdout  # fmt: skip
     test = ET.fromstring(out).find("ssltest")
     assert test is not None, out
@@ -81,7 +66,7 @@ def test_testssl_finds_nothing_below_the_profile(tmp_path):
     tmp_path.chmod(0o777)
     docker(
         "run", "--rm", "--network", "host", "-v", f"{tmp_path}:/out",
-        "-v", f"{CA_FILE}:/ca.pem:ro", scanners(),
+        "-v", f"{CA_FILE}:/ca.pem:ro", images.tls_scanners(),
         "testssl", "--quiet", "--color", "0", "--warnings", "off", "--add-ca", "/ca.pem",
         "--jsonfile", "/out/testssl.json", "--protocols", "--server-preference",
         "--server-defaults", "--vulnerable", "--headers", "--ip", "one", TARGET,
