@@ -172,9 +172,9 @@ test-e2e:  ## Bring the stack up with the suite's timers, then run the end-to-en
 
 .PHONY: e2e-stack
 e2e-stack: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
-e2e-stack: $(VENV_STAMP) check-docker images init  ## The stack up with the suite's timers, and the images the suites build, built at once
+e2e-stack: check-docker images init  ## The stack up with the suite's timers, and the images the suites build, built at once
 	@$(MAKE) --no-print-directory up
-	$(VENV_PY) -m tests.support.images
+	$(PYTHON) -m tests.support.images
 
 .PHONY: e2e-run
 e2e-run: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
@@ -187,13 +187,15 @@ test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (
 	$(VENV)/bin/pytest -m "swarm or contract" tests/contract tests/swarm $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint test-prepare e2e-run  ## The whole suite: lint; the unit tests, the k8s checks and `make e2e-stack` at once; the end-to-end tests
+test: test-prepare e2e-run  ## The whole suite: lint, the unit tests, the k8s checks and `make e2e-stack` at once; then the end-to-end tests
 
-# The unit tests and the k8s checks need no stack, and bringing the stack up is mostly waiting
-# for healthchecks: they run side by side, each target's output printed when it is done.
+# Lint and the unit tests, the k8s checks (their own virtualenv) and the stack's start (the
+# machine's python3, standard library only) need nothing from each other, and bringing the
+# stack up is mostly waiting for healthchecks: they run side by side, each target's output
+# printed when it is done. On a new machine, .venv is created meanwhile.
 .PHONY: test-prepare
-test-prepare:  ## The unit tests, the k8s checks and `make e2e-stack`, at once
-	@$(MAKE) --no-print-directory -j3 --output-sync=target test-unit k8s-validate e2e-stack
+test-prepare:  ## Lint, the unit tests, the k8s checks and `make e2e-stack`, at once
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint test-unit k8s-validate e2e-stack
 
 .PHONY: bench
 bench: $(VENV_STAMP)  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
