@@ -597,11 +597,13 @@ def peers_phase(
                 log(f"peers: {peer!r} healthy after {time.monotonic() - swap_started:.0f} s")
             since = datetime.now(UTC).isoformat(timespec="seconds")
             figures = {}
-            for key in peer_swap.PEER_SCENARIOS[peer]:
+            for index, key in enumerate(peer_swap.PEER_SCENARIOS[peer]):
                 post = key == "item_create"
                 # Never measured cold, smoke included: healthy means one worker answers, and
-                # the others may still be importing the app (five of them for the recipe).
-                wrk.run(f"peer-{peer}-{key}", "host", urls[key], max(warmup, 1), post)
+                # the others may still be importing the app (five of them for the recipe). A
+                # smoke run (no warm-up asked) warms each peer once, before its first scenario.
+                if warmup or index == 0:
+                    wrk.run(f"peer-{peer}-{key}", "host", urls[key], max(warmup, 1), post)
                 log(f"peer {peer} {key}: {seconds} s")
                 figures[key] = wrk.measure(f"peer-{peer}-{key}", "host", urls[key], seconds, post)
             found = log_findings(stack, since)
