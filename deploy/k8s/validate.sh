@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# make k8s-validate: render the overlays with kubectl 1.20's kustomize (from a tools image built
-# on the stack's Python image) and/or a kubectl on PATH, check them offline (schemas, hardening,
-# checkov), then run tests/k8s. The tools live in their own virtualenv, deploy/k8s/.venv.
+# make k8s-validate: render the overlays with kustomize 5 (Debian 13's package, in a tools image
+# built on the stack's Python image: deploy/k8s/Dockerfile.tools) and/or a kubectl on PATH, check
+# them offline (schemas, hardening, checkov), then run tests/k8s. The tools live in their own
+# virtualenv, deploy/k8s/.venv. K8S_RENDERER=docker|kubectl|all forces the renderers;
+# K8S_TOOLS_IMAGE names the tools image (flask-stack-k8s-tools:local).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-python3}
 venv=deploy/k8s/.venv
+export K8S_TOOLS_IMAGE=${K8S_TOOLS_IMAGE:-flask-stack-k8s-tools:local}
 
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
@@ -18,12 +21,12 @@ fi
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   docker build --quiet --build-arg PYTHON_IMAGE="$(scripts/python-image.sh)" \
-    -t flask-stack-k8s-tools:local - < deploy/k8s/Dockerfile.tools >/dev/null
+    -t "$K8S_TOOLS_IMAGE" - < deploy/k8s/Dockerfile.tools >/dev/null
   if command -v kubectl >/dev/null 2>&1; then renderer=all; else renderer=docker; fi
 elif command -v kubectl >/dev/null 2>&1; then
   renderer=kubectl
 else
-  echo "k8s-validate needs Docker (for the kubectl 1.20 tools image) or kubectl on PATH."
+  echo "k8s-validate needs Docker (for the kustomize tools image) or kubectl on PATH."
   exit 1
 fi
 export K8S_RENDERER=${K8S_RENDERER:-$renderer}

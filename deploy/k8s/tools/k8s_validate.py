@@ -1,14 +1,14 @@
 """Render the kustomize overlays and check them offline: schemas, hardening, checkov.
 
-Run by `make k8s-validate` (from the .venv-k8s virtualenv) and imported by tests/k8s.
+Run by `make k8s-validate` (from the deploy/k8s/.venv virtualenv) and imported by tests/k8s.
 
 1. The deploy/k8s/ tree is copied to a temporary directory and placeholder secret files (random
    values, a dummy PEM) are written into each overlay's secrets/ there: the work tree is never
    touched and no real secret is read.
-2. Each overlay is rendered with `kubectl kustomize`, by one or more renderers:
-     kubectl  the kubectl on PATH (whatever version it is)
-     docker   kubectl 1.20 from Debian 12's kubernetes-client, in the tools image built
-              from deploy/k8s/Dockerfile.tools (the oldest kustomize the manifests keep to)
+2. Each overlay is rendered by one or more renderers:
+     kubectl  `kubectl kustomize` with the kubectl on PATH (whatever version it is)
+     docker   `kustomize build` with kustomize 5 from Debian 13's kustomize package, in the
+              tools image built from deploy/k8s/Dockerfile.tools (no kubectl needed)
    K8S_RENDERER selects: `auto` (default: kubectl if on PATH, else docker), `kubectl`, `docker`
    or `all` (both, and their outputs must agree apart from generated-name hashes).
 3. Every rendered object is validated against the Kubernetes JSON schemas of
@@ -185,12 +185,27 @@ def render(overlay: str, renderer: str, tree: Path) -> str:
             "docker", "run", "--rm", "--network", "none",
             "--user", f"{os.getuid()}:{os.getgid()}",
             "-v", f"{tree}:/k8s:ro",
-            TOOLS_IMAGE, "kubectl", "kustomize", f"/k8s/overlays/{overlay}",
+            TOOLS_IMAGE, "kustomize", "build", f"/k8s/overlays/{overlay}",
         ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{renderer}: rendering {overlay} failed:\n{result.stderr.strip()}")
     return result.stdout
+
+
+def renderer_version(renderer: str) -> str:
+    """The kustomize a renderer runs, for the log: kubectl's embedded one, or the package's
+    version in the tools image (Debian's build reports `kustomize version` as "(devel)")."""
+    if renderer == "kubectl":
+        command = ["kubectl", "version", "--client"]
+    else:
+        command = ["docker", "run", "--rm", "--network", "none", TOOLS_IMAGE,
+                   "dpkg-query", "-W", "-f", "kustomize ${Version}", "kustomize"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = result.stdout.strip().splitlines()
+    if renderer == "kubectl":
+        lines = [line for line in lines if line.startswith("Kustomize")] or lines
+    return ", ".join(lines) if result.returncode == 0 else "unknown version"
 
 
 def load(text: str) -> list[dict[str, Any]]:
@@ -206,13 +221,13 @@ def render_overlay(overlay: str, renderer: str | None = None) -> list[dict[str, 
 
 def normalised(docs: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
     """Objects keyed by kind and name with generated-name hashes and empty metadata removed,
-    to compare the output of two kustomize versions (which hash differently)."""
+    to compare the output of two kustomize versions (which may hash differently)."""
     out = {}
     for doc in docs:
         text = _HASH_SUFFIX.sub("-HASH", json.dumps(doc, sort_keys=True))
         item = json.loads(text)
         if item["kind"] == "Secret":
-            # kubectl 1.20 wraps the base64 at 76 characters; newer versions do not.
+            # Older kustomize versions wrap the base64 at 76 characters (kubectl 1.20's did).
             item["data"] = {k: v.replace("\n", "") for k, v in (item.get("data") or {}).items()}
         for key in ("annotations", "labels"):
             if item["metadata"].get(key) == {}:
@@ -409,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     renderers = choose_renderers(args.renderer)
+    for renderer in renderers:
+        print(f"renderer {renderer}: {renderer_version(renderer)}")
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     with tempfile.TemporaryDirectory(prefix="k8s-validate-") as tmp:
@@ -456,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"FAIL {overlay}: kubectl and docker renderings differ: {differing}")
                     failures += 1
                 else:
-                    print(f"{overlay}: kubectl and kubectl-1.20 renderings agree")
+                    print(f"{overlay}: kubectl and kustomize (docker) renderings agree")
     print("k8s-validate: " + ("passed" if not failures else f"FAILED ({failures})"))
     return 1 if failures else 0
 
