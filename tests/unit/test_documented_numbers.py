@@ -281,13 +281,13 @@ CLAIMS = [
     Claim(
         K8S,
         "the `:local` images, one replica",
-        "deploy/k8s/overlays/local/replicas.yaml",
-        r"\n\s+replicas: 1\n",
+        "deploy/k8s/overlays/local/kustomization.yaml",
+        r"\n\s+- name: app\n\s+count: 1\n",
     ),
     Claim(
         K8S,
         "registry images, 3+ app replicas",
-        "deploy/k8s/overlays/production/scale.yaml",
+        "deploy/k8s/overlays/production/hpa.yaml",
         r"\n\s+minReplicas: 3\n",
     ),
     *(

@@ -2,6 +2,8 @@
 
 Run by `make k8s-validate` (from the deploy/k8s/.venv virtualenv) and imported by tests/k8s.
 
+0. No kustomization uses a field kustomize 5 deprecates (DEPRECATED_FIELDS): the manifests keep
+   to current syntax, and a renderer's warning fails the rendering too.
 1. The deploy/k8s/ tree is copied to a temporary directory and placeholder secret files (random
    values, a dummy PEM) are written into each overlay's secrets/ there: the work tree is never
    touched and no real secret is read.
@@ -132,12 +134,67 @@ WRITABLE_PATHS = {
     "broker": ["/tmp", "/data"],
 }
 
+# The kustomization fields kustomize 5 deprecates (api/types/kustomization.go), each with the
+# field that replaces it: it warns on every build that reads one, and `kustomize edit fix`
+# rewrites them.
+DEPRECATED_FIELDS = {
+    "bases": "resources",
+    "commonLabels": "labels",
+    "imageTags": "images",
+    "patchesJson6902": "patches",
+    "patchesStrategicMerge": "patches",
+    "vars": "replacements",
+    "helmChartInflationGenerator": "helmCharts",
+}
+# In a configMapGenerator or secretGenerator entry.
+DEPRECATED_GENERATOR_FIELDS = {"env": "envs"}
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# What kustomize prints before a warning (a deprecated field, among others) on stderr.
+_KUSTOMIZE_WARNING = re.compile(r"^# Warning:", re.MULTILINE)
+
 _HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}\b")
 _PEM = (
     "-----BEGIN {kind}-----\n"
     "cGxhY2Vob2xkZXIgZm9yIG9mZmxpbmUgdmFsaWRhdGlvbiBvbmx5\n"
     "-----END {kind}-----\n"
 )
+
+
+# --- Current kustomize syntax ---------------------------------------------------------------
+
+
+def kustomization_files(root: Path = K8S_DIR) -> list[Path]:
+    """Every kustomization under root, hidden directories (.venv, .rendered) left out."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        found.extend(Path(directory) / name for name in KUSTOMIZATION_NAMES if name in files)
+    return found
+
+
+def deprecated_field_problems(root: Path = K8S_DIR) -> list[str]:
+    """Each deprecated field a kustomization under root uses, one line each."""
+    files = kustomization_files(root)
+    if not files:
+        return [f"no kustomization under {root}"]
+    problems = []
+    for path in files:
+        where = path.relative_to(root).as_posix()
+        doc = yaml.safe_load(path.read_text()) or {}
+        problems.extend(
+            f"{where}: `{field}` is deprecated (use `{new}`)"
+            for field, new in DEPRECATED_FIELDS.items()
+            if field in doc
+        )
+        for generator in ("configMapGenerator", "secretGenerator"):
+            for entry in doc.get(generator) or []:
+                problems.extend(
+                    f"{where}: {generator} {entry.get('name')}: `{field}` is deprecated "
+                    f"(use `{new}`)"
+                    for field, new in DEPRECATED_GENERATOR_FIELDS.items()
+                    if field in entry
+                )
+    return problems
 
 
 # --- Staging and rendering ---------------------------------------------------------------------
@@ -190,6 +247,8 @@ def render(overlay: str, renderer: str, tree: Path) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{renderer}: rendering {overlay} failed:\n{result.stderr.strip()}")
+    if _KUSTOMIZE_WARNING.search(result.stderr):
+        raise RuntimeError(f"{renderer}: rendering {overlay} warned:\n{result.stderr.strip()}")
     return result.stdout
 
 
@@ -427,7 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     for renderer in renderers:
         print(f"renderer {renderer}: {renderer_version(renderer)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    failures = 0
+    problems = deprecated_field_problems()
+    status = "ok" if not problems else f"{len(problems)} problem(s)"
+    print(f"kustomizations: deprecated fields: {status}")
+    for problem in problems:
+        print(f"  - {problem}")
+    failures = int(bool(problems))
     with tempfile.TemporaryDirectory(prefix="k8s-validate-") as tmp:
         tree = stage_tree(Path(tmp))
         for overlay in OVERLAYS:
