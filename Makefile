@@ -135,7 +135,8 @@ pin-images:  ## Pin the default images in compose.yaml to the digests their regi
 .PHONY: requirements
 requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
 	for name in requirements-pip requirements requirements-dev requirements-mutation acme/requirements \
-	    backup/requirements tests/backup/requirements bench/peers/requirements; do \
+	    backup/requirements tests/backup/requirements bench/peers/requirements \
+	    deploy/k8s/requirements; do \
 	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
 	    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --output-file $$name.txt $$name.in || exit 1; \
 	done

@@ -12,11 +12,18 @@ export K8S_TOOLS_IMAGE=${K8S_TOOLS_IMAGE:-flask-stack-k8s-tools:local}
 
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || { echo "Python 3.11 or newer is needed for the k8s tools virtualenv."; exit 1; }
-if ! cmp -s deploy/k8s/requirements.txt "$venv/requirements.txt"; then
+# Pinned with the hashes of their files (deploy/k8s/requirements.in -> requirements.txt, `make
+# requirements`). pip itself first, pinned and hashed as for .venv: the pip a Python bundles
+# (23.2 with 3.11) may refuse a hashed list. Reinstalled whenever either list changes.
+if ! cmp -s deploy/k8s/requirements.txt "$venv/requirements.txt" \
+    || ! cmp -s requirements-pip.txt "$venv/requirements-pip.txt"; then
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r deploy/k8s/requirements.txt
-  cp deploy/k8s/requirements.txt "$venv/"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r requirements-pip.txt
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    -r deploy/k8s/requirements.txt
+  cp requirements-pip.txt deploy/k8s/requirements.txt "$venv/"
 fi
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then

@@ -49,6 +49,7 @@ def direct(name: str) -> dict[str, str]:
         "requirements-dev.txt",
         "requirements-mutation.txt",
         "acme/requirements.txt",
+        "deploy/k8s/requirements.txt",
     ],
 )
 def test_every_package_is_pinned_with_its_files_hashes(name):
@@ -75,6 +76,7 @@ def test_the_backup_image_and_the_test_s3_server_pin_every_package_with_its_hash
         ("acme/requirements.in", "acme/requirements.txt"),
         ("backup/requirements.in", "backup/requirements.txt"),
         ("tests/backup/requirements.in", "tests/backup/requirements.txt"),
+        ("deploy/k8s/requirements.in", "deploy/k8s/requirements.txt"),
     ],
 )
 def test_the_generated_list_holds_each_direct_pin_at_its_version(source, generated):
@@ -121,6 +123,21 @@ def test_the_image_and_the_virtualenv_install_with_hashes_required():
     assert pip_first, "the Makefile does not install the pinned pip before requirements-dev.txt"
     [(package, (_, hashes))] = entries("requirements-pip.txt").items()
     assert package == "pip" and hashes
+
+
+def test_the_k8s_tools_virtualenv_installs_pip_then_its_hashed_list():
+    tools = entries("deploy/k8s/requirements.txt")
+    assert {"checkov", "kubernetes-validate", "pytest"} <= tools.keys()
+    script = (ROOT / "deploy/k8s/validate.sh").read_text()
+    hashed = r"pip install [^\n]*--require-hashes[^\n]*\n\s*-r "
+    pip_first = re.search(
+        hashed + r"requirements-pip\.txt\n[^\n]*" + hashed + r"deploy/k8s/requirements\.txt",
+        script,
+    )
+    assert pip_first, "validate.sh does not install the pinned pip, then the hashed tools"
+    makefile = (ROOT / "Makefile").read_text()
+    compiled = makefile[makefile.index("\nrequirements:") :].split("\n\n", 1)[0]
+    assert "deploy/k8s/requirements;" in compiled, "make requirements leaves the k8s tools out"
 
 
 def test_the_bench_peer_image_pins_granian_with_its_hashes_and_installs_them_required():
