@@ -79,15 +79,8 @@ def streams(
                 if pause:
                     time.sleep(pause)
 
-    threads = [threading.Thread(target=stream, args=(send,), daemon=True) for send in requests_]
-    for thread in threads:
-        thread.start()
-    try:
+    with _one_thread_each(stream, requests_, stop):
         yield outcomes
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
 
 
 class KeptAlive:
@@ -170,11 +163,20 @@ def kept_alive_streams(
         finally:
             client.close()
 
-    threads = [threading.Thread(target=stream, args=(send,), daemon=True) for send in requests_]
+    with _one_thread_each(stream, requests_, stop):
+        yield outcomes
+
+
+@contextmanager
+def _one_thread_each(stream: Callable[[Any], None], senders: list, stop: threading.Event
+                     ) -> Iterator[None]:  # fmt: skip
+    """STREAM(sender) in a thread of its own for each sender, until the block ends; then STOP
+    is set and the threads are given a minute to finish."""
+    threads = [threading.Thread(target=stream, args=(send,), daemon=True) for send in senders]
     for thread in threads:
         thread.start()
     try:
-        yield outcomes
+        yield
     finally:
         stop.set()
         for thread in threads:
