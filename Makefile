@@ -178,9 +178,16 @@ e2e-stack: check-docker images init  ## The stack up with the suite's timers, an
 	$(PYTHON) -m tests.support.images
 
 .PHONY: e2e-run
-e2e-run: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
-e2e-run: $(VENV_STAMP)  ## The end-to-end and contract tests on a stack `make e2e-stack` started: the shared ones in parallel, then the exclusive ones
+e2e-run: e2e-shared e2e-exclusive  ## The end-to-end and contract tests on a stack `make e2e-stack` started: the shared ones in parallel, then the exclusive ones
+
+.PHONY: e2e-shared
+e2e-shared: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
+e2e-shared: $(VENV_STAMP)  ## The end-to-end and contract tests that share the stack, in E2E_WORKERS processes
 	$(VENV)/bin/pytest -m "(e2e or contract) and not exclusive" -n $(E2E_WORKERS) tests/contract tests/e2e $(PYTEST_ARGS)
+
+.PHONY: e2e-exclusive
+e2e-exclusive: export COMPOSE_FILE = $(E2E_COMPOSE_FILE)
+e2e-exclusive: $(VENV_STAMP)  ## The end-to-end tests that need the stack to themselves, one at a time
 	$(VENV)/bin/pytest -m "(e2e or contract) and exclusive" tests/contract tests/e2e $(PYTEST_ARGS)
 
 .PHONY: test-swarm
@@ -188,15 +195,20 @@ test-swarm: $(VENV_STAMP) swarm-up  ## Deploy to Swarm and run the Swarm tests (
 	$(VENV)/bin/pytest -m "swarm or contract" tests/contract tests/swarm $(PYTEST_ARGS)
 
 .PHONY: test
-test: test-prepare e2e-run  ## The whole suite: lint, the unit tests, the k8s checks and `make e2e-stack` at once; then the end-to-end tests
+test: test-prepare e2e-shared test-rest  ## The whole suite: lint and the stack's start; the shared end-to-end tests; the exclusive ones beside the unit tests and k8s checks
 
-# Lint and the unit tests, the k8s checks (their own virtualenv) and the stack's start (the
-# machine's python3, standard library only) need nothing from each other, and bringing the
-# stack up is mostly waiting for healthchecks: they run side by side, each target's output
-# printed when it is done. On a new machine, .venv is created meanwhile.
+# The stack's start needs the machine's python3 and the standard library only: on a new
+# machine .venv is created (and lint runs) while the stack comes up.
 .PHONY: test-prepare
-test-prepare:  ## Lint, the unit tests, the k8s checks and `make e2e-stack`, at once
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint test-unit k8s-validate e2e-stack
+test-prepare:  ## Lint and `make e2e-stack`, at once
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint e2e-stack
+
+# The exclusive end-to-end tests mostly wait (for a restart, an alert, a timeout): a third of
+# two cores is idle while they run (measured). The unit tests and the k8s checks, which need no
+# stack, run beside them; each target's output is printed when it is done.
+.PHONY: test-rest
+test-rest:  ## The exclusive end-to-end tests, the unit tests and the k8s checks, at once
+	@$(MAKE) --no-print-directory -j3 --output-sync=target e2e-exclusive test-unit k8s-validate
 
 .PHONY: bench
 bench: $(VENV_STAMP)  ## Load-test the running stack with wrk (BENCH_DURATION, BENCH_CONNECTIONS); see docs/performance.md
