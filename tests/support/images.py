@@ -1,7 +1,7 @@
 """The images the suites build besides the stack's own: one function each, built once a run.
 
 `python -m tests.support.images` builds them all at once, in parallel, before the suites run
-(`make test-e2e`), so no test waits on a cold build of its tool; a test then finds its image in
+(`make e2e-stack`), so no test waits on a cold build of its tool; a test then finds its image in
 Docker's build cache within a second or two.
 """
 
@@ -34,11 +34,12 @@ def python_image() -> str:
     return subprocess.run([script], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _from_dockerfile(dockerfile: str, tag: str) -> str:
-    """A Dockerfile of tests/support built on the stack's Python image, with no context."""
+def _from_dockerfile(dockerfile: str, tag: str, folder=SUPPORT) -> str:
+    """A Dockerfile (of tests/support unless told) built on the stack's Python image, with no
+    context."""
     subprocess.run(
         ["docker", "build", "-q", "--build-arg", f"PYTHON_IMAGE={python_image()}", "-t", tag, "-"],
-        input=(SUPPORT / dockerfile).read_bytes(), capture_output=True, check=True, timeout=900,
+        input=(folder / dockerfile).read_bytes(), capture_output=True, check=True, timeout=900,
     )  # fmt: skip
     return tag
 
@@ -75,13 +76,20 @@ def backup() -> None:
     compose("--profile", "backup", "build", "backup", timeout=900)
 
 
+def k8s_tools() -> str:
+    """kustomize for `make k8s-validate`, which builds it again from Docker's cache: built here,
+    its cold build (apt) runs before the exclusive end-to-end tests, not beside them."""
+    tag = os.environ.get("K8S_TOOLS_IMAGE", "flask-stack-k8s-tools:local")
+    return _from_dockerfile("Dockerfile.tools", tag, ROOT / "deploy" / "k8s")
+
+
 def bench() -> None:
     """The benchmark's load generator and its peers' image (bench/bench.py builds them)."""
     subprocess.run([sys.executable, str(ROOT / "bench" / "bench.py"), "--build-only"],
                    cwd=ROOT, capture_output=True, check=True, timeout=900)  # fmt: skip
 
 
-ALL = (rsyslog, tls_scanners, pebble, s3, backup, bench)
+ALL = (rsyslog, tls_scanners, pebble, s3, backup, k8s_tools, bench)
 
 
 def main() -> int:
