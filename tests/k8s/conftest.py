@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -11,13 +10,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location(
-    "k8s_validate", ROOT / "deploy/k8s/tools/k8s_validate.py"
-)
-assert _spec is not None and _spec.loader is not None
-k8s_validate = importlib.util.module_from_spec(_spec)
-sys.modules["k8s_validate"] = k8s_validate
-_spec.loader.exec_module(k8s_validate)
+# deploy/k8s/tools is no package: k8s_validate.py and the step modules beside it import each
+# other by their plain names, as when it runs as a script.
+sys.path.insert(0, str(ROOT / "deploy/k8s/tools"))
+import k8s_validate  # noqa: E402
 
 
 @pytest.fixture(scope="session")

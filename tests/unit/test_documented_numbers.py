@@ -253,7 +253,7 @@ CLAIMS = [
     Claim(
         K8S,
         "against the Kubernetes 1.30 JSON schemas",
-        "deploy/k8s/tools/k8s_validate.py",
+        "deploy/k8s/tools/k8s_schema.py",
         r'KUBERNETES_VERSION = "1\.30\.\d+"',
     ),
     Claim(
