@@ -4,6 +4,7 @@ it reads the report dict only (tests/unit/test_bench_report.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # As a package module: bench.py puts the repository on sys.path, and so do the unit tests.
@@ -158,17 +159,15 @@ def print_report(report: dict[str, Any]) -> None:
         f"connections, {c['threads']} wrk threads, {report['machine']['cpus']} CPUs; "
         f"app: {_workers(report['app_settings'])}"
     )
-    header = (
-        f"{'scenario':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-        f"{'errors':>8}{'vs static':>11}{'vs healthz':>12}"
-    )
-    _print_header(header)
-    for key, row in scenarios.items():
-        print(
-            f"{key:<16}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-            f"{row['p99_9_ms']:>10.1f}{row['errors']:>8}"
-            f"{_pct(row.get('ratio_to_static')):>11}{_pct(row.get('ratio_to_healthz')):>12}"
-        )
+    _print_table(
+        ("scenario", "<16"), ("req/s", ">9.0f"), ("p50 ms", ">9.1f"), ("p99 ms", ">9.1f"),
+        ("p99.9 ms", ">10.1f"), ("errors", ">8"), ("vs static", ">11"), ("vs healthz", ">12"),
+        rows=[
+            (key, row["rps"], row["p50_ms"], row["p99_ms"], row["p99_9_ms"], row["errors"],
+             _pct(row.get("ratio_to_static")), _pct(row.get("ratio_to_healthz")))
+            for key, row in scenarios.items()
+        ],
+    )  # fmt: skip
     print_cpu(scenarios)
     print_latency(report)
     print_peers(report.get("peers"))
@@ -221,13 +220,13 @@ def print_cpu(scenarios: dict[str, Any]) -> None:
     print()
     print("CPU per request, µs, by container (all CPUs; outside: wrk, Docker's logs, kernel)")
     columns = (*CPU_COLUMNS, "others", cpu.OUTSIDE, "total")
-    header = f"{'scenario':<16}" + "".join(f"{c.split()[0]:>10}" for c in columns)
-    _print_header(header)
+    table = []
     for key, figures in rows.items():
         named = set(CPU_COLUMNS) | {cpu.OUTSIDE, "total"}
         cells = {name: figures.get(name, 0.0) for name in (*CPU_COLUMNS, cpu.OUTSIDE, "total")}
         cells["others"] = sum(v for name, v in figures.items() if name not in named)
-        print(f"{key:<16}" + "".join(f"{cells[c]:>10.0f}" for c in columns))
+        table.append((key, *(cells[c] for c in columns)))
+    _print_table(("scenario", "<16"), *((c.split()[0], ">10.0f") for c in columns), rows=table)
 
 
 def print_latency(report: dict[str, Any]) -> None:
@@ -238,19 +237,18 @@ def print_latency(report: dict[str, Any]) -> None:
             f"Fixed rate, half of each peak (h2load --rps, HTTP/1.1); goal p99 < "
             f"{TARGET_FIXED_RATE_P99_MS:.0f} ms for reads"
         )
-        header = (
-            f"{'scenario':<16}{'offered':>9}{'served':>9}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'p99.9 ms':>10}{'errors':>8}  p99 goal"
-        )
-        _print_header(header)
+        table = []
         for key, row in rows.items():
             goal = "(write)"
             if row["read"]:
                 goal = "met" if row["p99_ms"] < TARGET_FIXED_RATE_P99_MS else "NOT met"
-            print(
-                f"{key:<16}{row['offered_rps']:>9.0f}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}"
-                f"{row['p99_ms']:>9.1f}{row['p99_9_ms']:>10.1f}{row['errors']:>8}  {goal}"
-            )
+            table.append((key, row["offered_rps"], row["rps"], row["p50_ms"], row["p99_ms"],
+                          row["p99_9_ms"], row["errors"], f"  {goal}"))  # fmt: skip
+        _print_table(
+            ("scenario", "<16"), ("offered", ">9.0f"), ("served", ">9.0f"), ("p50 ms", ">9.1f"),
+            ("p99 ms", ">9.1f"), ("p99.9 ms", ">10.1f"), ("errors", ">8"), ("  p99 goal", ""),
+            rows=table,
+        )  # fmt: skip
     h2 = report.get("http2") or {}
     for key, row in h2.items():
         print(
@@ -317,6 +315,14 @@ def _print_header(header: str) -> None:
     """A table's column names, underlined."""
     print(header)
     print("-" * len(header))
+
+
+def _print_table(*columns: tuple[str, str], rows: list[tuple[Any, ...]]) -> None:
+    """A table of COLUMNS, each its title and its cells' format (`<16`, `>9.1f`): the titles
+    take the format's alignment and width, underlined; then a line per row."""
+    _print_header("".join(f"{title:{re.sub(r'[.,].*', '', spec)}}" for title, spec in columns))
+    for row in rows:
+        print("".join(f"{cell:{spec}}" for cell, (_, spec) in zip(row, columns, strict=True)))
 
 
 def _workers(settings: dict[str, str]) -> str:
