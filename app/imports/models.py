@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.items.models import UTC_TIME, row_to_dict, utc_now
+from app.row_json import row_to_dict
+from app.utc_time import UTC_TIME, utc_now
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 FINISHED = ("succeeded", "failed")

@@ -8,7 +8,7 @@ from app.errors import ApiError
 from app.imports import bp, service
 from app.imports.models import IMPORT
 from app.imports.schema import NEW_IMPORT, parse_import
-from app.items.schema import read_json_object
+from app.json_validation import read_json_object
 from app.openapi.declare import Reply, operation
 
 

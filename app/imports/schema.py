@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.errors import ValidationError
-from app.items.schema import NEW_ITEM, parse_object
+from app.items.schema import NEW_ITEM
+from app.json_validation import parse_object
 
 MAX_ITEMS = 5000
 

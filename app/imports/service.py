@@ -27,9 +27,10 @@ from app.caching import cache_invalidate
 from app.errors import ApiError
 from app.extensions import db
 from app.imports.models import ERROR_MAX, FINISHED, Import, import_to_dict
-from app.items.models import Item, utc_now
+from app.items.models import Item
 from app.items.service import STATS_KEY
 from app.sql import insert_skipping_duplicates
+from app.utc_time import utc_now
 
 log = logging.getLogger(__name__)
 

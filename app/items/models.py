@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
+from app.row_json import row_to_dict
+from app.utc_time import UTC_TIME, utc_now
 
 # BIGINT in Postgres; SQLite only auto-increments a column declared INTEGER.
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 MAX_ID = 2**63 - 1
 NAME_MAX = 200
 DESCRIPTION_MAX = 2000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Item(db.Model):  # type: ignore[name-defined]
@@ -49,16 +47,6 @@ class Item(db.Model):  # type: ignore[name-defined]
     )
 
 
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO-8601 in UTC ending in ``Z``; naive values (SQLite) are taken as UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-UTC_TIME = {"type": "string", "format": "date-time", "description": "ISO-8601 in UTC."}
 # An item as the API returns it (JSON Schema; the OpenAPI document publishes it): item_to_dict
 # writes exactly these fields.
 ITEM: dict[str, Any] = {
@@ -73,16 +61,6 @@ ITEM: dict[str, Any] = {
     "required": ["id", "name", "description", "created_at", "updated_at"],
     "additionalProperties": False,
 }
-
-
-def json_value(value: object) -> object:
-    """A column's value in JSON: times as ISO-8601 in UTC, the rest as they are."""
-    return iso_utc(value) if isinstance(value, datetime) else value
-
-
-def row_to_dict(row: object, schema: dict[str, Any]) -> dict[str, object]:
-    """The fields SCHEMA lists, in its order, read from the row's attributes of those names."""
-    return {name: json_value(getattr(row, name)) for name in schema["properties"]}
 
 
 def item_to_dict(item: Item) -> dict[str, object]:

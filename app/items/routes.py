@@ -16,8 +16,8 @@ from app.items.schema import (
     parse_create,
     parse_page,
     parse_update,
-    read_json_object,
 )
+from app.json_validation import read_json_object
 from app.openapi.declare import Reply, operation
 
 THE_ITEM = Reply("The item.", ITEM)

@@ -1,41 +1,21 @@
 """The items API's request schemas, and the validation that reads them.
 
 Each schema is JSON Schema (the OpenAPI 3.1 document publishes it as is, app/openapi/): the
-fields, which are required, their types, lengths and the query's bounds are read from it here,
-so what is validated and what is documented cannot drift apart. The messages are the
-contract's.
+fields, which are required, their types, lengths and the query's bounds are read from it here
+and by app/json_validation.py, so what is validated and what is documented cannot drift apart.
+The messages are the contract's.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
 from flask import request
 
-from app.errors import ApiError, ValidationError
+from app.errors import ValidationError
 from app.items.cursor import CURSOR_MAX, CURSOR_PATTERN, Position, decode_cursor
 from app.items.models import DESCRIPTION_MAX, ITEM, NAME_MAX
-
-# Text holds no NUL (Postgres cannot store it); a required text is not blank: it has a
-# character that is not whitespace as Python's str.strip() sees it (regex dialects differ on
-# \s, so the class is spelled out).
-WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x3001) if chr(code).isspace())
-NO_NUL = "^[^\\u0000]*$"
-NOT_BLANK = f"^[^\\u0000]*[^\\u0000{WHITESPACE}][^\\u0000]*$"
-
-
-def text_schema(max_length: int, *, nullable: bool = False, blank: bool = True) -> dict[str, Any]:
-    """A text field: at most MAX_LENGTH characters; null allowed when NULLABLE; not empty nor
-    only whitespace unless BLANK."""
-    schema: dict[str, Any] = {"type": ["string", "null"] if nullable else "string"}
-    if not blank:
-        schema["minLength"] = 1
-    schema["maxLength"] = max_length
-    schema["pattern"] = NO_NUL if blank else NOT_BLANK
-    return schema
-
+from app.json_validation import parse_object, text_schema
 
 ITEM_FIELDS = {
     "name": text_schema(NAME_MAX, blank=False),
@@ -109,69 +89,6 @@ STATS: dict[str, Any] = {
 DEFAULT_LIMIT = PAGE_QUERY["limit"]["default"]
 MAX_LIMIT = PAGE_QUERY["limit"]["maximum"]
 MAX_OFFSET = PAGE_QUERY["offset"]["maximum"]
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def read_json_object() -> dict[str, Any]:
-    """The request body as a JSON object: 415 if not JSON, 400 if malformed, 422 if no object."""
-    if not request.is_json:
-        raise ApiError(
-            415, "unsupported_media_type", "The request body must be JSON (application/json)."
-        )
-    raw = request.get_data(cache=True)  # raises 413 beyond MAX_CONTENT_LENGTH
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "malformed_json", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise ValidationError(None, "The request body must be a JSON object.")
-    return body
-
-
-def _text(body: dict[str, Any], field: str, schema: Mapping[str, Any]) -> str | None:
-    value = body[field]
-    if value is None:
-        if "null" in schema["type"]:
-            return None
-        raise ValidationError(field, f"'{field}' must be a string, not null.")
-    if not isinstance(value, str):
-        raise ValidationError(field, f"'{field}' must be a string.")
-    maximum = schema["maxLength"]
-    if len(value) > maximum:
-        raise ValidationError(field, f"'{field}' must be at most {maximum} characters.")
-    if "\x00" in value:
-        raise ValidationError(field, f"'{field}' must not contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(field, f"'{field}' must be valid Unicode text.") from None
-    if schema.get("minLength", 0) and not value.strip():
-        raise ValidationError(field, f"'{field}' must not be empty.")
-    return value
-
-
-def parse_object(body: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, str | None]:
-    """BODY's fields as SCHEMA (NEW_ITEM or ITEM_CHANGES) allows them: unknown fields first,
-    then the required ones, then each field in the schema's order. A field SCHEMA requires is
-    always in the result, and for a schema that requires any, absent fields are None."""
-    fields_schema = schema["properties"]
-    unknown = sorted(key for key in body if key not in fields_schema)
-    if unknown:
-        raise ValidationError(unknown[0], f"Unknown field '{unknown[0]}'.")
-    required = schema.get("required", [])
-    for field in required:
-        if field not in body:
-            raise ValidationError(field, f"'{field}' is required.")
-    fields: dict[str, str | None] = {}
-    for field, field_schema in fields_schema.items():
-        if field in body:
-            fields[field] = _text(body, field, field_schema)
-        elif required:
-            fields[field] = None
-    return fields
 
 
 def parse_create(body: dict[str, Any]) -> dict[str, str | None]:

@@ -19,7 +19,8 @@ from app.caching import cache_invalidate, cache_read, cache_store
 from app.extensions import db
 from app.items import counter
 from app.items.cursor import Position, encode_cursor
-from app.items.models import MAX_ID, Item, iso_utc, item_to_dict
+from app.items.models import MAX_ID, Item, item_to_dict
+from app.utc_time import iso_utc
 
 STATS_KEY = "stats"
 

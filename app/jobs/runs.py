@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.items.models import utc_now
 from app.jobs.schedule import period_of
 from app.sql import insert_skipping_duplicates
+from app.utc_time import utc_now
 
 
 class PeriodicRun(db.Model):  # type: ignore[name-defined]

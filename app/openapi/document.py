@@ -89,7 +89,7 @@ EDGE_PAGES = {
         {"Retry-After": RETRY_AFTER},
     ),
 }
-# Every JSON body is read by one function (app/items/schema.py: read_json_object).
+# Every JSON body is read by one function (app/json_validation.py: read_json_object).
 BODY_ERRORS = (400, 413, 415, 422)
 
 DESCRIPTION = """\

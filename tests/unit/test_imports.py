@@ -15,9 +15,10 @@ from app.extensions import db
 from app.imports import service
 from app.imports.models import Import
 from app.imports.tasks import ImportFailed, expire_imports, run_import
-from app.items.models import Item, utc_now
+from app.items.models import Item
 from app.jobs import EXTENSION_KEY, QUEUE
 from app.jobs.runs import PeriodicRun, claim_period
+from app.utc_time import utc_now
 from tests.unit.conftest import build_app
 
 pytestmark = pytest.mark.unit

@@ -15,7 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.items.models import MAX_ID, Item, iso_utc
+from app.items.models import MAX_ID, Item
+from app.utc_time import iso_utc
 from tests.unit.conftest import ItemFactory
 from tests.unit.test_cache import cache_count
 from tests.unit.test_errors import error_of

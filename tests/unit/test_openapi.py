@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from app.errors import ValidationError
 from app.imports.schema import NEW_IMPORT, parse_import
-from app.items.schema import ITEM_CHANGES, NEW_ITEM, parse_object
+from app.items.schema import ITEM_CHANGES, NEW_ITEM
+from app.json_validation import parse_object
 from app.openapi.document import IMPLICIT_METHODS, NOT_IN_DOCUMENT
 
 pytestmark = pytest.mark.unit
