@@ -1,7 +1,7 @@
-"""The Flask app. ``create_app()`` and ``create_database_app()`` come from app/factory.py,
-imported when first asked for: a process that needs one module of the package (gunicorn's
-settings, the job services' healthchecks, the migration job) imports that module alone, not
-Flask, SQLAlchemy and every blueprint with it."""
+"""The Flask app. ``create_app()``, ``create_database_app()`` and ``create_jobs_app()`` come
+from app/factory.py, imported when first asked for: a process that needs one module of the
+package (gunicorn's settings, the job services' healthchecks, the migration job) imports that
+module alone, not Flask, SQLAlchemy and every blueprint with it."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ __all__ = [
     "__version__",
     "create_app",
     "create_database_app",
+    "create_jobs_app",
 ]
-_FROM_FACTORY = {"create_app", "create_database_app", "ConfigError"}
+_FROM_FACTORY = {"create_app", "create_database_app", "create_jobs_app", "ConfigError"}
 
 
 def __getattr__(name: str) -> Any:

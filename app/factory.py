@@ -1,6 +1,8 @@
-"""The Flask application factories: ``create_app()`` for gunicorn and the job worker, and
-``create_database_app()`` for the migration job, which needs the database alone. The package
-(app/__init__.py) hands them out, importing this module when one is first asked for."""
+"""The Flask application factories: ``create_app()`` for gunicorn and the job worker,
+``create_database_app()`` for the migration job, which needs the database alone, and
+``create_jobs_app()`` for the job scheduler, which needs the broker and the blueprints' jobs.
+The package (app/__init__.py) hands them out, importing this module when one is first asked
+for."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from app.request_log import register_request_logging
 from app.sentry import init_sentry
 from app.sessions import CachedSerializerSessionInterface
 
-__all__ = ["ConfigError", "create_app", "create_database_app"]
+__all__ = ["ConfigError", "create_app", "create_database_app", "create_jobs_app"]
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -59,6 +61,17 @@ def create_database_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = dict(overrides or {})
     config = get_config(settings.pop("FLASK_CONFIG", None), database_only=True)
     return _bind_database(_new_app(config, settings, static_folder=None))
+
+
+def create_jobs_app(config: Config | None = None) -> Flask:
+    """An app with the broker's settings (CONFIG, else the environment's) and the jobs its
+    blueprints declare (app/jobs/__init__.py): no database, secret key or cache, and never
+    serving a request."""
+    config = config or get_config(jobs_only=True)
+    app = _new_app(config, {}, static_folder=None)
+    init_jobs(app)
+    _register_blueprints(app)
+    return app
 
 
 def _new_app(config: Config, settings: dict[str, Any], static_folder: str | None) -> Flask:

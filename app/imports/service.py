@@ -1,6 +1,7 @@
 """Imports: accepted in one transaction with their job, applied by the worker exactly once.
 
-Accepting: the row is written, the job published, then the row committed. A broker that does
+Accepting: the row is written, the job published (by its task's name, RUN_TASK: the task
+lives in app/imports/tasks.py, which calls this module), then the row committed. A broker that does
 not take the job rolls the row back (503, nothing left behind). A job published for a row
 whose commit then failed finds no row and is dropped after a few tries.
 
@@ -29,6 +30,7 @@ from app.extensions import db
 from app.imports.models import ERROR_MAX, FINISHED, Import, import_to_dict
 from app.items.models import Item
 from app.items.service import STATS_KEY
+from app.jobs import EXTENSION_KEY
 from app.sql import insert_skipping_duplicates
 from app.utc_time import utc_now
 
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # What a broker that cannot take a job raises on publish.
 BROKER_ERRORS = (KombuError, RedisError, OSError)
+# The job that applies an import; the worker registers it under this name.
+RUN_TASK = "imports.run"
 
 
 class ImportNotFound(Exception):
@@ -47,13 +51,11 @@ class RetryLater(Exception):
 
 
 def create_import(items: list[dict[str, str | None]]) -> dict[str, Any]:
-    from app.imports.tasks import run_import
-
     row = Import(id=str(uuid.uuid4()), status="queued", total=len(items), done=0, payload=items)
     db.session.add(row)
     db.session.flush()
     try:
-        run_import.apply_async(args=[row.id], retry=False)
+        current_app.extensions[EXTENSION_KEY].send_task(RUN_TASK, args=[row.id], retry=False)
     except BROKER_ERRORS as error:
         db.session.rollback()
         log.warning(

@@ -21,7 +21,7 @@ class ImportFailed(Exception):
     """The import ended `failed` (its `error` says why): the job counts as failed."""
 
 
-@shared_task(name="imports.run", bind=True, max_retries=None)
+@shared_task(name=service.RUN_TASK, bind=True, max_retries=None)
 def run_import(self: Task, import_id: str) -> str | None:
     try:
         outcome = service.apply_import(import_id)

@@ -1,20 +1,29 @@
 """Background jobs: Celery, with its own Redis as the broker (never the cache's).
 
 Three processes use it, each from the app image:
-- the app publishes jobs (``POST /api/imports``): ``init_jobs(app)`` in ``create_app``;
+- the app publishes jobs from its views (the example's ``POST /api/imports``): ``init_jobs(app)``
+  in ``create_app``;
 - the ``worker`` service runs them: ``celery -A app.jobs.worker:celery worker``, a Flask app
   around every task, so tasks use the database and the cache as requests do;
 - the ``scheduler`` service (Celery beat, one replica) publishes the periodic jobs:
-  ``celery -A app.jobs.scheduler:celery beat``, with the broker settings alone.
+  ``celery -A app.jobs.scheduler:celery beat``, with the broker settings and the blueprints
+  alone.
+
+The jobs themselves belong to the blueprints: a blueprint package declares its own with
+``Jobs(tasks=..., periodic=...).register(bp)``, and every app that registers the blueprint
+(``create_app`` for the app and the worker, ``create_jobs_app`` for the scheduler) adds them to
+its Celery. This package names none of them.
 
 Jobs are acknowledged when they finish, not when taken (``task_acks_late``), and a job whose
 worker died is handed to another after JOB_VISIBILITY_TIMEOUT, so every job must be safe to
-run twice: app/imports/service.py shows how. Only JSON crosses the broker.
+run twice: the example's app/imports/service.py shows how. Only JSON crosses the broker.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
@@ -24,7 +33,7 @@ from app.config import Config
 from app.jobs.schedule import every
 
 if TYPE_CHECKING:  # the healthchecks import this module: Flask only where a type is read
-    from flask import Flask
+    from flask import Blueprint, Flask
 
 QUEUE = "jobs"
 EXTENSION_KEY = "celery"
@@ -69,12 +78,9 @@ def celery_settings(config: Config | dict[str, Any]) -> dict[str, Any]:
         "worker_redirect_stdouts": False,
         "worker_send_task_events": False,
         "enable_utc": True,
-        "beat_schedule": {
-            "expire-imports": {
-                "task": "imports.expire",
-                "schedule": every(get("IMPORT_EXPIRY_INTERVAL_SECONDS")),
-            }
-        },
+        # Filled by the blueprints' Jobs when an app registers them.
+        "imports": (),
+        "beat_schedule": {},
     }
 
 
@@ -83,9 +89,41 @@ def make_celery(
 ) -> Celery:
     celery = Celery("app", task_cls=task_cls or "celery.app.task:Task")
     celery.config_from_object(celery_settings(config))
-    # The task modules register their tasks by name when imported.
-    celery.conf.imports = ("app.imports.tasks",)
     return celery
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the scheduler publishes, by its task's name, once every INTERVAL_SETTING seconds
+    (the name of the app setting that holds the interval)."""
+
+    task: str
+    interval_setting: str
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """A blueprint's background jobs: TASKS, the module whose import registers its tasks by
+    name (the worker imports it at start), and PERIODIC, the scheduler's entries by name."""
+
+    tasks: str
+    periodic: Mapping[str, Periodic] = field(default_factory=dict)
+
+    def register(self, blueprint: Blueprint) -> None:
+        """Add these jobs to the Celery of every app that registers BLUEPRINT (after
+        ``init_jobs``)."""
+        blueprint.record_once(lambda state: self.add_to(state.app))
+
+    def add_to(self, app: Flask) -> None:
+        celery = app.extensions[EXTENSION_KEY]
+        celery.conf.imports = (*celery.conf.imports, self.tasks)
+        celery.conf.beat_schedule = {
+            **celery.conf.beat_schedule,
+            **{
+                name: {"task": job.task, "schedule": every(app.config[job.interval_setting])}
+                for name, job in self.periodic.items()
+            },
+        }
 
 
 @before_task_publish.connect

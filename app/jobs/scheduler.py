@@ -1,12 +1,10 @@
 """The scheduler's entry: ``celery -A app.jobs.scheduler:celery beat``. It only publishes the
-periodic jobs by name, so it reads the broker's settings alone: no database, no secret key."""
+periodic jobs by name, those the blueprints declare (app/jobs/__init__.py), so it reads the
+broker's settings alone: no database, no secret key."""
 
 from __future__ import annotations
 
-from app.config import get_config
-from app.jobs import make_celery
-from app.logs import configure_logging
+from app import create_jobs_app
+from app.jobs import EXTENSION_KEY
 
-config = get_config(jobs_only=True)
-configure_logging(config.LOG_LEVEL)
-celery = make_celery(config)
+celery = create_jobs_app().extensions[EXTENSION_KEY]

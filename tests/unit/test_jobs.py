@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from app import create_jobs_app
 from app.config import get_config
-from app.jobs import QUEUE, celery_settings, healthcheck, make_celery
+from app.jobs import EXTENSION_KEY, QUEUE, celery_settings, healthcheck, make_celery
 from app.jobs.schedule import every, period_of
+from tests.unit.conftest import build_app
 
 pytestmark = pytest.mark.unit
 
@@ -94,11 +96,25 @@ def test_celery_publishes_and_runs_jobs_as_the_app_expects() -> None:
     assert settings.worker_redirect_stdouts is False
     assert settings.worker_send_task_events is False
     assert settings.enable_utc is True
-    assert settings.imports == ("app.imports.tasks",)
+
+
+def test_the_job_machinery_names_no_job_of_its_own() -> None:
+    """The jobs are the blueprints': a fork that removes one removes its jobs with it."""
+    settings = conf()
+    assert settings.imports == ()
+    assert settings.beat_schedule == {}
+
+
+def test_the_worker_imports_the_task_modules_of_the_registered_blueprints() -> None:
+    celery = build_app().extensions[EXTENSION_KEY]
+    assert celery.conf.imports == ("app.imports.tasks",)
+    celery.loader.import_default_modules()  # what `celery worker` does at start
+    assert {"imports.run", "imports.expire"} <= set(celery.tasks)
 
 
 def test_the_scheduler_expires_imports_at_the_configured_interval() -> None:
-    entry = conf().beat_schedule["expire-imports"]
+    config = get_config("production", environ=JOBS, jobs_only=True)
+    entry = create_jobs_app(config).extensions[EXTENSION_KEY].conf.beat_schedule["expire-imports"]
     assert entry["task"] == "imports.expire"
     assert entry["schedule"].run_every.total_seconds() == 600
 
