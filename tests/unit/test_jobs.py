@@ -12,10 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Blueprint
 
 from app import create_jobs_app
 from app.config import get_config
-from app.jobs import EXTENSION_KEY, QUEUE, celery_settings, healthcheck, make_celery
+from app.jobs import (
+    EXTENSION_KEY,
+    QUEUE,
+    Jobs,
+    Periodic,
+    celery_settings,
+    healthcheck,
+    make_celery,
+)
 from app.jobs.schedule import every, period_of
 from tests.unit.conftest import build_app
 
@@ -105,14 +114,27 @@ def test_the_job_machinery_names_no_job_of_its_own() -> None:
     assert settings.beat_schedule == {}
 
 
-def test_the_worker_imports_the_task_modules_of_the_registered_blueprints() -> None:
+def test_a_blueprints_jobs_reach_the_celery_of_every_app_that_registers_it() -> None:
+    blueprint = Blueprint("with_jobs", __name__)
+    tick = Periodic("tests.tick", "JOB_VISIBILITY_TIMEOUT")
+    Jobs(tasks="tests.unit.test_jobs", periodic={"tick": tick}).register(blueprint)
+    for app in (
+        build_app(),
+        create_jobs_app(get_config("production", environ=JOBS, jobs_only=True)),
+    ):
+        app.register_blueprint(blueprint)
+        settings = app.extensions[EXTENSION_KEY].conf
+        assert settings.imports[-1] == "tests.unit.test_jobs"
+        assert settings.beat_schedule["tick"]["task"] == "tests.tick"
+        interval = settings.beat_schedule["tick"]["schedule"].run_every.total_seconds()
+        assert interval == app.config["JOB_VISIBILITY_TIMEOUT"]
+
+
+def test_the_worker_and_the_scheduler_have_the_jobs_of_app_imports() -> None:
     celery = build_app().extensions[EXTENSION_KEY]
     assert celery.conf.imports == ("app.imports.tasks",)
     celery.loader.import_default_modules()  # what `celery worker` does at start
     assert {"imports.run", "imports.expire"} <= set(celery.tasks)
-
-
-def test_the_scheduler_expires_imports_at_the_configured_interval() -> None:
     config = get_config("production", environ=JOBS, jobs_only=True)
     entry = create_jobs_app(config).extensions[EXTENSION_KEY].conf.beat_schedule["expire-imports"]
     assert entry["task"] == "imports.expire"

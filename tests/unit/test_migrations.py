@@ -55,7 +55,7 @@ def test_migrate_applies_the_schema_once_and_logs_one_line(
     (second,) = job_lines(capsys)
     assert second["message"] == "schema already up to date"
     engine = sa.create_engine(sqlite_url)
-    assert "items" in sa.inspect(engine).get_table_names()
+    assert "cache_invalidations" in sa.inspect(engine).get_table_names()
     engine.dispose()
 
 

@@ -60,7 +60,7 @@ def test_a_dsn_starts_the_sdk_with_the_apps_settings_and_no_personal_data(
 def test_events_are_tagged_with_the_request_id(
     app: Flask, event: dict[str, Any], tagged: dict[str, Any]
 ) -> None:
-    with app.test_request_context("/api/items"):
+    with app.test_request_context("/health"):
         g.request_id = "abcdef123456"
         assert before_send(event, {}) == tagged
 
