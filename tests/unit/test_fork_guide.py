@@ -1,6 +1,7 @@
 """docs/forking.md, followed on a copy of the tree: its `sh` blocks run, its `python file=...`
-blocks written, its `diff` blocks applied, in order; then the unit tests pass in the copy,
-the new blueprint's among them. A guide that no longer fits the code fails here."""
+blocks written, its `diff` blocks applied, in order; the unit tests pass in the copy, the new
+blueprint's among them, once it is added and again once the items example is removed. A guide
+that no longer fits the code fails here."""
 
 from __future__ import annotations
 
@@ -94,5 +95,12 @@ def test_following_the_guide_on_a_copy_gives_a_renamed_tree_whose_unit_tests_pas
     [migration] = list((tree / "app" / "migrations" / "versions").glob("*_notes.py"))
     assert "create_table" in migration.read_text() and '"notes"' in migration.read_text()
     assert "NOTES_MAX_LENGTH" in (tree / ".env.example").read_text()
+    # The example is gone, with its tests, and a migration drops its tables.
+    assert not (tree / "app" / "items").exists() and not (tree / "app" / "imports").exists()
+    [removal] = list((tree / "app" / "migrations" / "versions").glob("*_remove_items_example.py"))
+    assert 'drop_table("items")' in removal.read_text()
+    needing = run(["grep", "-rlE", r"app[./](items|imports)\b", "tests/unit", "tests/contract"],
+                  tree).stdout  # fmt: skip
+    assert needing == "", needing
     # The last step ran the unit tests (make test-unit) with the notes' tests among them.
     assert any("make test-unit" in body for info, body in steps() if info == "sh")
