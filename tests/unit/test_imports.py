@@ -17,7 +17,7 @@ from app.imports.models import Import
 from app.imports.tasks import ImportFailed, expire_imports, run_import
 from app.items.models import Item
 from app.jobs import EXTENSION_KEY, QUEUE
-from app.jobs.runs import PeriodicRun, claim_period
+from app.jobs.runs import PeriodicRun
 from app.utc_time import utc_now
 from tests.unit.conftest import build_app
 
@@ -220,11 +220,3 @@ def test_the_periodic_job_expires_old_finished_imports_once_per_period(app: Flas
         left = set(db.session.scalars(sa.select(Import.id)))
         assert left == {recent, queued.id} and not left & set(old)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PeriodicRun)) == 1
-
-
-def test_a_period_is_claimed_once_and_the_next_one_again(app: Flask):
-    with app.app_context():
-        assert claim_period("job", 60, now=6000.0) == 100
-        assert claim_period("job", 60, now=6059.9) is None
-        assert claim_period("other", 60, now=6059.9) == 100
-        assert claim_period("job", 60, now=6060.0) == 101

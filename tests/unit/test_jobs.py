@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from app import create_jobs_app
 from app.config import get_config
@@ -25,6 +25,7 @@ from app.jobs import (
     healthcheck,
     make_celery,
 )
+from app.jobs.runs import claim_period
 from app.jobs.schedule import every, period_of
 from tests.unit.conftest import build_app
 
@@ -194,3 +195,11 @@ def test_the_healthcheck_pings_this_hosts_worker_by_default(monkeypatch, capsys)
     assert capsys.readouterr().err == (
         f"healthcheck: celery@{socket.gethostname()} did not answer a ping through the broker\n"
     )
+
+
+def test_a_period_is_claimed_once_and_the_next_one_again(app: Flask):
+    with app.app_context():
+        assert claim_period("job", 60, now=6000.0) == 100
+        assert claim_period("job", 60, now=6059.9) is None
+        assert claim_period("other", 60, now=6059.9) == 100
+        assert claim_period("job", 60, now=6060.0) == 101
