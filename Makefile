@@ -64,8 +64,13 @@ psql:  ## psql on the running stack's database, as the superuser
 hooks: $(VENV_STAMP)  ## Install the local pre-commit hooks (ruff, shellcheck, YAML, fast unit tests; offline)
 	$(VENV)/bin/pre-commit install
 
+# The unit tests that touch the database start their own Postgres from the stack's image
+# (tests/support/postgres.py): Docker and the images first, unless TEST_POSTGRES_IMAGE names
+# one this machine has (the fork guide's test, mutmut).
+UNIT_IMAGES := $(if $(TEST_POSTGRES_IMAGE),check-docker,images)
+
 .PHONY: test-fast
-test-fast: $(VENV_STAMP)  ## The unit tests less the slow ones (the hooks, the fork guide): the pre-commit subset
+test-fast: $(VENV_STAMP) $(UNIT_IMAGES)  ## The unit tests less the slow ones (the hooks, the fork guide): the pre-commit subset
 	$(VENV)/bin/pytest -m "unit and not slow" tests/unit $(PYTEST_ARGS)
 
 .PHONY: test-dev
@@ -157,7 +162,7 @@ audit: $(VENV_STAMP)  ## Check the pinned requirements for known vulnerabilities
 UNIT_WORKERS ?= 2
 
 .PHONY: test-unit
-test-unit: $(VENV_STAMP)  ## Run the unit tests (Flask test client, no Docker)
+test-unit: $(VENV_STAMP) $(UNIT_IMAGES)  ## Run the unit tests (Flask test client; a Postgres of their own in Docker)
 	$(VENV)/bin/pytest -m unit -n $(UNIT_WORKERS) tests/unit $(PYTEST_ARGS)
 
 # The end-to-end suites run on the stack with their timers on top of its own files
@@ -229,5 +234,5 @@ k8s-validate: images  ## Render the deploy/k8s overlays and check them offline: 
 	@PYTHON=$(PYTHON) PYTEST_ARGS="$(PYTEST_ARGS)" deploy/k8s/validate.sh
 
 .PHONY: mutation
-mutation: $(VENV_STAMP)  ## Mutation-test app/ with the unit tests (slow; report in docs/mutation.md)
+mutation: $(VENV_STAMP) images  ## Mutation-test app/ with the unit tests (slow; report in docs/mutation.md)
 	@scripts/mutation.sh $(VENV)

@@ -36,6 +36,7 @@ from flask import Flask, current_app, g
 from flask_caching.backends.rediscache import RedisCache
 
 from app.extensions import cache, db
+from app.sql import insert_skipping_duplicates
 from app.telemetry import CacheResult, current_metrics
 
 log = logging.getLogger(__name__)
@@ -282,14 +283,8 @@ def _record_lost(keys: tuple[str, ...]) -> None:
     table = invalidations
     try:
         with db.engine.begin() as connection:
-            dialect = connection.dialect.name
-            insert: Any
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            statement = insert(table).values([{"cache_key": key} for key in keys])
-            connection.execute(statement.on_conflict_do_nothing())
+            rows = [{"cache_key": key} for key in keys]
+            connection.execute(insert_skipping_duplicates(table), rows)
     except Exception:
         log.error("a cache invalidation was lost and could not be recorded", exc_info=True)
         return

@@ -93,7 +93,6 @@ from urllib.parse import quote
 
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy.pool import StaticPool
 
 from app.version import __version__
 
@@ -291,9 +290,6 @@ class Config:
 
     def _load_engine_options(self, env: Env) -> dict[str, Any]:
         pre_ping = env.bool("DB_POOL_PRE_PING", True)
-        if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            # SQLite (local experiments) has its own pools without size options.
-            return {"pool_pre_ping": pre_ping}
         return {
             "pool_size": env.int("DB_POOL_SIZE", gunicorn_threads(env), minimum=1),
             "max_overflow": env.int("DB_MAX_OVERFLOW", 2),
@@ -389,7 +385,8 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
-    """Unit tests: SQLite in memory and an in-process cache; ignores deployment secrets."""
+    """Unit tests: the database DATABASE_URL names (the unit suite's own Postgres, see
+    tests/support/postgres.py) and an in-process cache; ignores deployment secrets."""
 
     NAME = "testing"
     TESTING = True
@@ -399,13 +396,6 @@ class TestingConfig(Config):
 
     def _load_secret_key(self, env: Env) -> str:
         return secrets.token_hex(32)
-
-    def _load_database_url(self, env: Env) -> str:
-        return "sqlite://"
-
-    def _load_engine_options(self, env: Env) -> dict[str, Any]:
-        # One shared in-memory database for every thread of the test client.
-        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
 
     def _load_trusted_hosts(self, env: Env) -> list[str] | None:
         return None  # the test client's host is whatever a test sends

@@ -56,10 +56,7 @@ def connect_with_retry(engine: Engine, wait_seconds: float) -> Connection:
 
 @contextmanager
 def advisory_lock(connection: Connection, lock_timeout_seconds: int) -> Iterator[None]:
-    """Hold the migration lock on CONNECTION (a no-op for databases other than Postgres)."""
-    if connection.dialect.name != "postgresql":
-        yield
-        return
+    """Hold the migration lock on CONNECTION."""
     connection.execute(sa.text(f"SET lock_timeout = '{int(lock_timeout_seconds)}s'"))
     try:
         connection.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": ADVISORY_LOCK_ID})

@@ -111,7 +111,7 @@ def _watch_pool(engine: Engine, state: MetricsState) -> None:
 
     def refresh(returning: int) -> None:
         pool = engine.pool
-        # Only QueuePool (Postgres) counts; SQLite's pools in tests have no such figures.
+        # Only a QueuePool counts; a pool of another kind has no such figures.
         checked_out = getattr(pool, "checkedout", None)
         size = getattr(pool, "size", None)
         if callable(checked_out) and callable(size):

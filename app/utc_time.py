@@ -11,7 +11,7 @@ def utc_now() -> datetime:
 
 
 def iso_utc(moment: datetime | None) -> str | None:
-    """ISO-8601 in UTC ending in ``Z``; naive values (SQLite) are taken as UTC."""
+    """ISO-8601 in UTC ending in ``Z``; naive values are taken as UTC."""
     if moment is None:
         return None
     if moment.tzinfo is None:

@@ -17,6 +17,10 @@ fi
 # mutmut keeps its verdicts in mutants/ and would not re-test a survivor that a new test kills:
 # start from a fresh copy so the score is the code's and the tests' of today.
 rm -rf mutants
+# The unit tests' Postgres runs the stack's image, which Compose resolves here (images.env, .env);
+# mutants/ has neither, so the image is named for it.
+TEST_POSTGRES_IMAGE=$("$venv/bin/python" -c 'from tests.support.postgres import image; print(image())')
+export TEST_POSTGRES_IMAGE
 started=$SECONDS
 "$venv/bin/mutmut" run --max-children "$(nproc)"
 elapsed=$((SECONDS - started))

@@ -44,19 +44,15 @@ def _health_engine() -> Engine:
     engine: Engine | None = app.extensions.get(_ENGINE_KEY)
     if engine is not None:
         return engine
-    main = db.engine
-    if main.dialect.name != "postgresql":
-        engine = main  # SQLite (tests, local experiments) has nothing to wait for
-    else:
-        timeout_ms = CHECK_TIMEOUT_SECONDS * 1000
-        engine = sa.create_engine(
-            main.url,
-            poolclass=NullPool,
-            connect_args={
-                "connect_timeout": CHECK_TIMEOUT_SECONDS,
-                "options": f"-c statement_timeout={timeout_ms}",
-            },
-        )
+    timeout_ms = CHECK_TIMEOUT_SECONDS * 1000
+    engine = sa.create_engine(
+        db.engine.url,
+        poolclass=NullPool,
+        connect_args={
+            "connect_timeout": CHECK_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={timeout_ms}",
+        },
+    )
     app.extensions[_ENGINE_KEY] = engine
     return engine
 

@@ -39,8 +39,7 @@ The total and the page are two statements, as they were with ``count(*)``: under
 COMMITTED a write committed between them may show in one and not the other.
 
 The migration (0004) installs the same triggers and initialises the counter from ``count(*)``
-while holding a lock that keeps writers out. SQLite (the unit tests' database) gets the same
-counter with row-level triggers (it has no statement triggers, no TRUNCATE, one writer).
+while holding a lock that keeps writers out.
 """
 
 from __future__ import annotations
@@ -93,27 +92,14 @@ $$""",
     "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
 ]
 
-SQLITE_DDL = [
-    "DROP TRIGGER IF EXISTS items_count_insert",
-    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN "
-    "INSERT INTO items_count (slot, n) VALUES (0, 1) "
-    "ON CONFLICT (slot) DO UPDATE SET n = n + 1; END",
-    "DROP TRIGGER IF EXISTS items_count_delete",
-    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN "
-    "INSERT INTO items_count (slot, n) VALUES (0, -1) "
-    "ON CONFLICT (slot) DO UPDATE SET n = n - 1; END",
-]
-
 
 def install(connection: sa.Connection) -> None:
     """Create (or replace) the triggers that keep ``items_count`` for the connection's
     database, and set the counter to the rows there are now. Run with writers kept out (the
     migration locks ``items``; ``create_all`` makes an empty table)."""
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        # SHARE: readers go on, writers wait until the migration's transaction commits.
-        connection.execute(sa.text("LOCK TABLE items IN SHARE MODE"))
-    for statement in POSTGRES_DDL if postgres else SQLITE_DDL:
+    # SHARE: readers go on, writers wait until the migration's transaction commits.
+    connection.execute(sa.text("LOCK TABLE items IN SHARE MODE"))
+    for statement in POSTGRES_DDL:
         connection.execute(sa.text(statement))
     connection.execute(item_count.delete())
     connection.execute(
@@ -128,7 +114,7 @@ def _after_create(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> 
         install(connection)
 
 
-# ``create_all`` (the unit tests, a database made without the migrations) installs the
+# ``create_all`` (a database made without the migrations: scripts/request-cpu.py) installs the
 # triggers once every table, ``items`` and ``items_count`` both, exists.
 sa.event.listen(db.metadata, "after_create", _after_create)
 

@@ -45,7 +45,7 @@ class Position(NamedTuple):
 
 
 def _as_utc(moment: datetime) -> datetime:
-    # SQLite (the unit tests) returns naive times, which are UTC.
+    # A naive time is taken as UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

@@ -12,8 +12,8 @@ from app.extensions import db
 from app.row_json import row_to_dict
 from app.utc_time import UTC_TIME, utc_now
 
-# BIGINT in Postgres; SQLite only auto-increments a column declared INTEGER.
-ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# BIGINT (BIGSERIAL).
+ID_TYPE = sa.BigInteger()
 MAX_ID = 2**63 - 1
 NAME_MAX = 200
 DESCRIPTION_MAX = 2000

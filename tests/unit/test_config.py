@@ -370,10 +370,12 @@ def test_development_without_a_password_connects_without_one() -> None:
     assert ":" not in credentials
 
 
-def test_testing_config_ignores_deployment_settings() -> None:
-    config = get_config("testing", environ={"SECRET_KEY": "x", "DATABASE_URL": "postgresql://h/d"})
+def test_testing_config_takes_the_database_url_and_ignores_deployment_settings() -> None:
+    environ = {"SECRET_KEY": "x", "DATABASE_URL": "postgresql://h/d", "REDIS_URL": "redis://r/0"}
+    config = get_config("testing", environ=environ)
     assert isinstance(config, SettingsForTests)
-    assert config.SQLALCHEMY_DATABASE_URI == "sqlite://"
+    assert config.SQLALCHEMY_DATABASE_URI == "postgresql://h/d"  # the unit suite's Postgres
+    assert config.SECRET_KEY != "x"
     assert config.CACHE_TYPE == "SimpleCache"
 
 
@@ -385,16 +387,9 @@ def test_the_testing_config_keeps_the_production_cache_timings() -> None:
     assert testing.STATS_CACHE_TIMEOUT == defaults.STATS_CACHE_TIMEOUT
 
 
-@pytest.mark.parametrize("database", ["memory", "file"])
-def test_the_testing_database_can_be_used_from_another_thread(
-    database: str, tmp_path: Path
-) -> None:
-    # A test may point the testing config at a file; its engine options still apply.
-    app = (
-        build_app()
-        if database == "memory"
-        else build_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'threads.db'}")
-    )
+@pytest.mark.usefixtures("database")
+def test_the_testing_database_can_be_used_from_another_thread() -> None:
+    app = build_app()
     answers: list[object] = []
 
     def query() -> None:

@@ -320,12 +320,12 @@ def test_unexpected_errors_are_500_without_internals(
     assert logged, "the exception is logged with its traceback"
 
 
-def test_a_request_that_waits_past_the_pool_timeout_gets_503(tmp_path: Any) -> None:
-    # A file database gets a QueuePool, as Postgres does: one connection, held elsewhere, and
-    # the request waits pool_timeout (1 s) for it before the handler answers.
+@pytest.mark.usefixtures("database")
+def test_a_request_that_waits_past_the_pool_timeout_gets_503() -> None:
+    # One connection, held elsewhere: the request waits pool_timeout (1 s) for it before the
+    # handler answers.
     app = build_app(
         PROPAGATE_EXCEPTIONS=False,
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pool.db'}",
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 1},
     )
     with app.app_context():

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import postgres
+
 pytestmark = [pytest.mark.unit, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,9 @@ def run(
            if not k.startswith(("FLASK_", "DATABASE_", "MAKE", "MFLAGS"))}  # fmt: skip
     # The copy's unit tests, less the slow ones (this test among them).
     env["PYTEST_ARGS"] = f'-v -m "unit and not slow" -p no:cacheprovider {tests}'.strip()
+    # The copy's Postgres (its unit tests', its migration's): this tree's image, which the
+    # copy's images.env-less, renamed Compose files would not find.
+    env["TEST_POSTGRES_IMAGE"] = postgres.image()
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=600, **kwargs)  # fmt: skip
 

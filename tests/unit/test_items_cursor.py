@@ -59,7 +59,7 @@ def test_a_cursor_names_its_rows_key_and_reads_back() -> None:
     cursor = encode_cursor(moment, 42)
     assert cursor == "1795860000123456.42"
     assert decode_cursor(cursor) == Position(moment, 42)
-    naive = moment.replace(tzinfo=None)  # SQLite gives naive UTC times
+    naive = moment.replace(tzinfo=None)  # a naive time is taken as UTC
     assert encode_cursor(naive, 42) == cursor
     before_1970 = datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert decode_cursor(encode_cursor(before_1970, 7)) == Position(before_1970, 7)

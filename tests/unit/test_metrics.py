@@ -59,12 +59,9 @@ def test_request_metrics_are_grouped_by_route_rule(app: Flask, client: FlaskClie
     assert registry.get_sample_value("flask_http_request_duration_seconds_count", labels) == 2
 
 
-def test_pool_gauges_follow_checkouts(tmp_path: Path) -> None:
-    # A file database gets a QueuePool, the pool kind Postgres uses.
-    app = build_app(
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pool.db'}",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 1},
-    )
+@pytest.mark.usefixtures("database")
+def test_pool_gauges_follow_checkouts() -> None:
+    app = build_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": 1})
     registry = state_of(app).registry
     with app.app_context():
         engine = db.engine
@@ -81,12 +78,10 @@ def test_pool_gauges_follow_checkouts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("max_overflow", "capacity"), [(1, 3.0), (0, 2.0), (-1, 2.0)])
 def test_pool_capacity_is_the_pool_size_plus_any_overflow(
-    tmp_path: Path, max_overflow: int, capacity: float
+    max_overflow: int, capacity: float
 ) -> None:
-    app = build_app(
-        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'pool.db'}",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": max_overflow},
-    )
+    # No connection is made: the engine's pool is sized when the app is built.
+    app = build_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2, "max_overflow": max_overflow})
     assert state_of(app).registry.get_sample_value("app_db_pool_capacity") == capacity
     with app.app_context():
         db.engine.dispose()

@@ -1,11 +1,14 @@
-"""``python -m app.migration_job`` and the initial migration, on SQLite files; the job's one log
-line, its settings, how long it waits for the database and what an alembic exit means."""
+"""``python -m app.migration_job`` and the migrations, from an empty Postgres database each;
+the job's one log line, its settings, how long it waits for the database and what an alembic
+exit means."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,17 +24,23 @@ from app import migration_job as migrate_job
 from app.extensions import db
 from app.items import counter
 from app.migration_job import MigrationFailed, connect_with_retry, upgrade_to_head
+from tests.support import postgres
 from tests.unit.test_errors import UNREACHABLE_POSTGRES
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
+def empty_url(postgres_server: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database of this test's own (the migrations start from nothing), dropped
+    after; the job connects to it."""
+    _, port = postgres_server
+    name = f"unit_{os.getpid()}_empty"
+    url = postgres.create_database(port, name)
     monkeypatch.setenv("FLASK_CONFIG", "development")
     monkeypatch.setenv("DATABASE_URL", url)
-    return url
+    yield url
+    postgres.drop_database(port, name)
 
 
 def head_revision() -> str:
@@ -45,7 +54,7 @@ def job_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
 
 
 def test_migrate_applies_the_schema_once_and_logs_one_line(
-    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+    empty_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert migrate_job.main() == 0
     (first,) = job_lines(capsys)
@@ -54,14 +63,14 @@ def test_migrate_applies_the_schema_once_and_logs_one_line(
     assert migrate_job.main() == 0
     (second,) = job_lines(capsys)
     assert second["message"] == "schema already up to date"
-    engine = sa.create_engine(sqlite_url)
+    engine = sa.create_engine(empty_url)
     assert "cache_invalidations" in sa.inspect(engine).get_table_names()
     engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(sqlite_url: str) -> None:
+def test_migrated_schema_matches_the_models(empty_url: str) -> None:
     assert migrate_job.main() == 0
-    engine = sa.create_engine(sqlite_url)
+    engine = sa.create_engine(empty_url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     engine.dispose()
@@ -84,12 +93,11 @@ def test_the_counters_triggers_are_the_ones_the_latest_revision_installs() -> No
     and compare against that one here."""
     revision = revision_module("0004")
     assert counter.POSTGRES_DDL == revision.POSTGRES_DDL
-    assert counter.SQLITE_DDL == revision.SQLITE_DDL
 
 
-def test_the_migrated_database_counts_the_rows_written_after_it(sqlite_url: str) -> None:
+def test_the_migrated_database_counts_the_rows_written_after_it(empty_url: str) -> None:
     assert migrate_job.main() == 0
-    engine = sa.create_engine(sqlite_url)
+    engine = sa.create_engine(empty_url)
     insert = sa.text(
         "INSERT INTO items (name, created_at, updated_at) "
         "VALUES (:name, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
@@ -126,7 +134,7 @@ def test_migrate_rejects_invalid_configuration(
 
 
 def test_migrate_needs_no_secret_key_cache_or_metrics_directory(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    empty_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FLASK_CONFIG", "production")
     for name in ("SECRET_KEY", "SECRET_KEY_FILE", "REDIS_URL", "REDIS_PASSWORD_FILE"):
@@ -230,7 +238,7 @@ def test_an_unexpected_failure_is_logged_with_its_traceback_and_duration(
     assert record.duration_ms == 2000  # type: ignore[attr-defined]
 
 
-@pytest.mark.usefixtures("sqlite_url")
+@pytest.mark.usefixtures("empty_url")
 def test_alembic_says_only_warnings_during_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL_FILE", raising=False)
     alembic = logging.getLogger("alembic")

@@ -6,14 +6,10 @@ import json
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.unit.conftest import build_app
-
 pytestmark = pytest.mark.unit
-
-APP = build_app()
-CLIENT = APP.test_client()
 
 json_scalars = (
     st.none()
@@ -36,10 +32,15 @@ item_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# One app and database for every example, as before: the rows of earlier examples stay.
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(body=json_values | item_like)
-def test_any_json_body_gives_201_or_a_json_4xx(body: Any) -> None:
-    response = CLIENT.post("/api/items", data=json.dumps(body), content_type="application/json")
+def test_any_json_body_gives_201_or_a_json_4xx(client: FlaskClient, body: Any) -> None:
+    response = client.post("/api/items", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201 or 400 <= response.status_code < 500
     assert response.is_json
     if response.status_code != 201:

@@ -28,6 +28,7 @@ def post_from(client, peer: str, **headers: str):
     )
 
 
+@pytest.mark.usefixtures("database")
 def test_a_request_from_the_trusted_proxy_takes_its_forwarded_host(monkeypatch):
     monkeypatch.setattr(proxy, "resolve_name", lambda name: {NGINX} if name == "nginx" else set())
     client = app_behind("nginx")
@@ -78,6 +79,7 @@ def test_a_new_proxy_address_is_followed_and_a_failed_look_up_keeps_the_last_one
     assert "10.0.0.1" not in trusted
 
 
+@pytest.mark.usefixtures("database")
 def test_without_trusted_proxies_every_peer_is_served_and_forwarded_headers_count():
     client = build_app().test_client()
     response = post_from(client, "172.30.0.9", **{"X-Forwarded-Host": "localhost"})

@@ -13,8 +13,8 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# BIGINT in Postgres (BIGSERIAL); SQLite only auto-increments a column declared INTEGER.
-ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# BIGINT (BIGSERIAL).
+ID_TYPE = sa.BigInteger()
 
 
 def upgrade() -> None:

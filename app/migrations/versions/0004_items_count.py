@@ -56,17 +56,6 @@ $$""",
     "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
 ]
 
-SQLITE_DDL = [
-    "DROP TRIGGER IF EXISTS items_count_insert",
-    "CREATE TRIGGER items_count_insert AFTER INSERT ON items BEGIN "
-    "INSERT INTO items_count (slot, n) VALUES (0, 1) "
-    "ON CONFLICT (slot) DO UPDATE SET n = n + 1; END",
-    "DROP TRIGGER IF EXISTS items_count_delete",
-    "CREATE TRIGGER items_count_delete AFTER DELETE ON items BEGIN "
-    "INSERT INTO items_count (slot, n) VALUES (0, -1) "
-    "ON CONFLICT (slot) DO UPDATE SET n = n - 1; END",
-]
-
 
 def upgrade() -> None:
     bind = op.get_bind()
@@ -76,11 +65,9 @@ def upgrade() -> None:
             sa.Column("slot", sa.SmallInteger(), primary_key=True, autoincrement=False),
             sa.Column("n", sa.BigInteger(), nullable=False),
         )
-    postgres = bind.dialect.name == "postgresql"
-    if postgres:
-        # SHARE: readers go on, writers wait until this revision's transaction commits.
-        op.execute("LOCK TABLE items IN SHARE MODE")
-    for statement in POSTGRES_DDL if postgres else SQLITE_DDL:
+    # SHARE: readers go on, writers wait until this revision's transaction commits.
+    op.execute("LOCK TABLE items IN SHARE MODE")
+    for statement in POSTGRES_DDL:
         op.execute(statement)
     op.execute("DELETE FROM items_count")
     op.execute(
@@ -89,12 +76,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        for trigger in ("insert", "delete", "truncate"):
-            op.execute(f"DROP TRIGGER IF EXISTS items_count_{trigger} ON items")
-        op.execute("DROP FUNCTION IF EXISTS items_count_add()")
-    else:
-        for trigger in ("insert", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS items_count_{trigger}")
+    for trigger in ("insert", "delete", "truncate"):
+        op.execute(f"DROP TRIGGER IF EXISTS items_count_{trigger} ON items")
+    op.execute("DROP FUNCTION IF EXISTS items_count_add()")
     op.drop_table("items_count")
