@@ -8,7 +8,8 @@ database or Redis.
 --redis URL also measures a cached item read (`GET /api/items/<id>`, a cache hit) against the
 Redis at URL, and the same read with the store's answer taken from memory instead of Redis:
 the difference is what the Redis round trip costs the app. Last, the store's read alone in a
-loop. The item lives in a temporary SQLite file; only the first read goes there.
+loop. The item lives in a throwaway Postgres (the unit tests', tests/support/postgres.py: Docker
+and the stack's image); only the first read goes there.
 
 The production app is built as gunicorn builds it: FLASK_CONFIG=production, gunicorn.conf.py's
 logging (the lines go to /dev/null), Prometheus multiprocess files in a temporary directory,
@@ -130,9 +131,9 @@ def main() -> None:
 
     metrics_dir = tempfile.mkdtemp(prefix="request-cpu-")
     if args.redis:
-        os.environ.update(
-            REDIS_URL=args.redis, DATABASE_URL=f"sqlite:///{metrics_dir}/items.sqlite3"
-        )
+        from tests.support import postgres
+
+        os.environ.update(REDIS_URL=args.redis, DATABASE_URL=postgres.throwaway_database())
     os.environ.update(
         FLASK_CONFIG="production",
         SECRET_KEY="q7Zx" * 12,

@@ -224,14 +224,20 @@ def process_database(state_dir: Path) -> Iterator[tuple[str, int]]:
         drop_database(port, name)
 
 
+def throwaway_database() -> str:
+    """The URL of an empty database on a server of this process's own, removed when the
+    process exits."""
+    port = _start(own_state_dir() / "server.json")
+    return create_database(port, "scratch")
+
+
 def main(command: list[str]) -> int:
     """COMMAND with DATABASE_URL set to an empty database on a server of its own; its exit
     status."""
     if not command:
         print("usage: python -m tests.support.postgres COMMAND [ARGUMENT...]", file=sys.stderr)
         return 2
-    port = _start(own_state_dir() / "server.json")
-    database_url = create_database(port, "scratch")
+    database_url = throwaway_database()
     return subprocess.run(command, env={**os.environ, "DATABASE_URL": database_url}).returncode
 
 
