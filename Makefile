@@ -135,12 +135,12 @@ $(VENV_STAMP): requirements-pip.txt requirements.txt requirements-dev.txt
 
 .PHONY: pin-images
 pin-images:  ## Pin the default images in compose.yaml to the digests their registries serve now
-	@python3 scripts/pin_images.py
+	@python3 tools/pin_images.py
 
 .PHONY: requirements
 requirements: $(VENV_STAMP)  ## Regenerate requirements*.txt, with every file's hash, from requirements*.in
 	for name in requirements-pip requirements requirements-dev requirements-mutation acme/requirements \
-	    backup/requirements tests/backup/requirements bench/peers/requirements \
+	    backup/requirements tests/fixtures/s3/requirements bench/peers/requirements \
 	    deploy/k8s/requirements; do \
 	  CUSTOM_COMPILE_COMMAND="make requirements" $(VENV)/bin/pip-compile --quiet --generate-hashes \
 	    --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --output-file $$name.txt $$name.in || exit 1; \
@@ -235,4 +235,4 @@ k8s-validate: images  ## Render the deploy/k8s overlays and check them offline: 
 
 .PHONY: mutation
 mutation: $(VENV_STAMP) images  ## Mutation-test app/ with the unit tests (slow; report in docs/mutation.md)
-	@scripts/mutation.sh $(VENV)
+	@tools/mutation.sh $(VENV)

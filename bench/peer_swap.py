@@ -3,7 +3,7 @@ put the stack's own back.
 
 A peer is a Compose override file in bench/peers/ applied on top of the stack's own files
 (compose.yaml, or COMPOSE_FILE when set) for the `app` service alone: `docker compose -f ...
--f bench/peers/<peer>.yaml up -d --no-build --wait app`. Restoring is the same command without
+-f bench/peers/compose.<peer>.yaml up -d --no-build --wait app`. Restoring is the same command without
 the override, so Compose recreates the app exactly as `make up` made it (same configuration
 hash); `fingerprint` lets the caller check that. nginx, Postgres, Redis and the worker are not
 recreated: nginx resolves the app by name per request, so it follows the new container.
@@ -25,12 +25,15 @@ PEERS_DIR = ROOT / "bench" / "peers"
 PEERS: dict[str, tuple[str | None, str]] = {
     "stack": (None, "the stack's defaults (compose.yaml, .env)"),
     "recipe": (
-        "recipe.yaml",
+        "compose.recipe.yaml",
         "Flask guide's gunicorn recipe: sync, 2 x CPUs + 1 workers, keepalive 2, "
         "max_requests 1000 + jitter 50",
     ),
-    "bare": ("bare.yaml", "bare Flask hello (bench/peers/hello.py) on the stack's gunicorn"),
-    "granian": ("granian.yaml", "the stack's app on Granian, the same workers x threads"),
+    "bare": (
+        "compose.bare.yaml",
+        "bare Flask hello (bench/peers/hello.py) on the stack's gunicorn",
+    ),
+    "granian": ("compose.granian.yaml", "the stack's app on Granian, the same workers x threads"),
 }
 # Scenarios each peer runs (bench.py's keys); the bare app answers /healthz alone.
 PEER_SCENARIOS = {

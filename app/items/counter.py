@@ -114,7 +114,7 @@ def _after_create(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> 
         install(connection)
 
 
-# ``create_all`` (a database made without the migrations: scripts/request-cpu.py) installs the
+# ``create_all`` (a database made without the migrations: bench/request_cpu.py) installs the
 # triggers once every table, ``items`` and ``items_count`` both, exists.
 sa.event.listen(db.metadata, "after_create", _after_create)
 

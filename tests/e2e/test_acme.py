@@ -1,9 +1,9 @@
 """Real certificates: the `acme` service against Pebble, a local ACME CA (Debian's `pebble`).
 
-The module's fixture puts tests/acme/compose.pebble.yaml on top of the running stack (Pebble, its
-challenge test server, nginx serving acme.test, the `acme` service pointed at Pebble), and puts
-the stack back afterwards. Requests go only to the edge's published ports on 127.0.0.1, with
-acme.test as the TLS server name and Host.
+The module's fixture puts tests/fixtures/pebble/compose.pebble.yaml on top of the running stack
+(Pebble, its challenge test server, nginx serving acme.test, the `acme` service pointed at
+Pebble), and puts the stack back afterwards. Requests go only to the edge's published ports on
+127.0.0.1, with acme.test as the TLS server name and Host.
 
 - issuance: the edge serves a certificate for acme.test issued by Pebble's CA;
 - renewal: a forced renewal replaces it (new serial, later notAfter) while a request stream

@@ -1,4 +1,4 @@
-"""Log shipping (logging/compose.syslog.yaml): nginx and the app, recreated with Docker's syslog
+"""Log shipping (compose.syslog.yaml): nginx and the app, recreated with Docker's syslog
 driver, send their lines to a real rsyslog (Debian package) that this test starts; one request's
 id is found in both services' received lines. The two services are recreated as they were."""
 
@@ -16,7 +16,7 @@ from tests.support.stack import compose, container_id, docker, wait_for, with_co
 
 pytestmark = pytest.mark.exclusive
 
-OVERLAY = "logging/compose.syslog.yaml"
+OVERLAY = "compose.syslog.yaml"
 SERVICES = ("nginx", "app")
 
 

@@ -1,4 +1,4 @@
-"""Off-host backups against a real S3-compatible server (moto, tests/backup/): the scheduled
+"""Off-host backups against a real S3-compatible server (moto, tests/fixtures/s3/): the scheduled
 backup lands in the bucket encrypted, retention prunes it, the verification job restores the
 latest dump and alerts when it cannot, and `make restore` brings every row back from the bucket
 after the volumes are destroyed, or refuses with one sentence."""
@@ -73,7 +73,7 @@ def env(tmp_path_factory) -> Iterator[dict[str, str]]:
         yield {
             # On top of the files the stack runs with (compose.yaml unless COMPOSE_FILE says).
             "COMPOSE_FILE": os.environ.get("COMPOSE_FILE", "compose.yaml")
-            + ":tests/backup/compose.bucket.yaml",
+            + ":tests/fixtures/s3/compose.bucket.yaml",
             "BACKUP_TEST_DIR": str(secrets),
             "BACKUP_TEST_RECIPIENT": recipient,
             "AGE_KEY": str(secrets / "identity"),

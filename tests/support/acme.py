@@ -1,6 +1,6 @@
 """The `acme` service and the TLS edge as a client of a given name sees it: the certificate
 served, challenge files in the webroot, the client's metrics, and the Pebble overlay the ACME
-tests run on (tests/acme/compose.pebble.yaml)."""
+tests run on (tests/fixtures/pebble/compose.pebble.yaml)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cryptography import x509
 from .settings import COMPOSE_SH, ROOT
 from .stack import compose, with_compose_file
 
-OVERLAY = ROOT / "tests" / "acme" / "compose.pebble.yaml"
+OVERLAY = ROOT / "tests" / "fixtures" / "pebble" / "compose.pebble.yaml"
 
 
 def with_pebble(*args: str, check: bool = True, timeout: float = 300, stdin: str | None = None):

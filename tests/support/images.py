@@ -21,10 +21,10 @@ SUPPORT = ROOT / "tests" / "support"
 RSYSLOG = "flask-stack-tests/rsyslog:local"
 TLS_SCANNERS = "flask-stack/tls-scanners:local"
 # The Pebble overlay of the ACME tests, and the S3 server of the off-site backup tests, each a
-# Compose project of its own (tests/acme/, tests/backup/).
-PEBBLE_OVERLAY = ROOT / "tests" / "acme" / "compose.pebble.yaml"
+# Compose project of its own (tests/fixtures/pebble/, tests/fixtures/s3/).
+PEBBLE_OVERLAY = ROOT / "tests" / "fixtures" / "pebble" / "compose.pebble.yaml"
 S3_PROJECT = f"{PROJECT}-s3test"
-S3_COMPOSE = ("-p", S3_PROJECT, "-f", "tests/backup/compose.s3.yaml")
+S3_COMPOSE = ("-p", S3_PROJECT, "-f", "tests/fixtures/s3/compose.s3.yaml")
 
 
 @functools.cache

@@ -141,7 +141,7 @@ def test_the_peer_table_takes_the_median_of_the_rounds_and_the_ratio_to_the_stac
 def test_a_peer_is_swapped_in_over_the_stacks_own_files_and_the_stack_is_restored_without():
     recipe = peer_swap.up_app_args("recipe")
     assert recipe[:2] == ["-f", "compose.yaml"]
-    assert recipe[3].endswith("bench/peers/recipe.yaml") and "--no-deps" in recipe
+    assert recipe[3].endswith("bench/peers/compose.recipe.yaml") and "--no-deps" in recipe
     assert recipe[-1] == "app" and "--no-build" in recipe and "--wait" in recipe
     stack = peer_swap.up_app_args("stack")
     assert "-f" not in stack and "--no-deps" not in stack and stack[-1] == "app"

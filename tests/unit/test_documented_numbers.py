@@ -246,7 +246,7 @@ CLAIMS = [
     ),
     Claim(API, "an OpenAPI 3.1 document", "app/openapi/document.py", r'"openapi": "3\.1\.0",'),
     # --- what a log receiver must parse -----------------------------------------------------
-    Claim(OBS, "in an RFC 5424 message", "logging/compose.syslog.yaml", r"syslog-format: rfc5424"),
+    Claim(OBS, "in an RFC 5424 message", "compose.syslog.yaml", r"syslog-format: rfc5424"),
     # --- docs outside docs/ and docs/testing.md, which still restate defaults ---------------
     Claim(TESTING, "the last 60 log lines of each", ".ci/run", r"logs --no-color --tail=60 "),
     Claim("README.md", "Python 3.11 or newer", "Makefile", r"sys\.version_info < \(3, 11\)"),

@@ -1,4 +1,4 @@
-"""logging/compose.syslog.yaml ships every service's logs: none of compose.yaml's is left out."""
+"""compose.syslog.yaml ships every service's logs: none of compose.yaml's is left out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_syslog_overlay_covers_every_service_of_compose_yaml_with_the_syslog_driver():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
-    overlay = yaml.safe_load((ROOT / "logging" / "compose.syslog.yaml").read_text())["services"]
+    overlay = yaml.safe_load((ROOT / "compose.syslog.yaml").read_text())["services"]
     assert set(overlay) == set(compose)
     for service, spec in overlay.items():
         logging = spec["logging"]

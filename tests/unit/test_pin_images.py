@@ -1,4 +1,4 @@
-"""scripts/pin_images.py: which references it pins and how, and that a failure changes nothing.
+"""tools/pin_images.py: which references it pins and how, and that a failure changes nothing.
 Resolution against a registry is not tried here (no registry answers on the CI machines)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("pin_images", ROOT / "scripts" / "pin_images.py")
+spec = importlib.util.spec_from_file_location("pin_images", ROOT / "tools" / "pin_images.py")
 assert spec and spec.loader
 pin_images = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pin_images)

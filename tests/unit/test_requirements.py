@@ -59,7 +59,7 @@ def test_every_package_is_pinned_with_its_files_hashes(name):
     assert not unhashed, f"{name}: no hash for {unhashed}"
 
 
-@pytest.mark.parametrize("name", ["backup/requirements.txt", "tests/backup/requirements.txt"])
+@pytest.mark.parametrize("name", ["backup/requirements.txt", "tests/fixtures/s3/requirements.txt"])
 def test_the_backup_image_and_the_test_s3_server_pin_every_package_with_its_hashes(name):
     listed = entries(name)
     assert {"boto3", "botocore"} <= listed.keys()
@@ -75,7 +75,7 @@ def test_the_backup_image_and_the_test_s3_server_pin_every_package_with_its_hash
         ("requirements-mutation.in", "requirements-mutation.txt"),
         ("acme/requirements.in", "acme/requirements.txt"),
         ("backup/requirements.in", "backup/requirements.txt"),
-        ("tests/backup/requirements.in", "tests/backup/requirements.txt"),
+        ("tests/fixtures/s3/requirements.in", "tests/fixtures/s3/requirements.txt"),
         ("deploy/k8s/requirements.in", "deploy/k8s/requirements.txt"),
     ],
 )
@@ -111,7 +111,7 @@ def test_the_image_and_the_virtualenv_install_with_hashes_required():
     hashed = r"pip install [^\n]*--require-hashes[^\n]*-r "
     assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "Dockerfile").read_text())
     assert re.search(hashed + r"/tmp/requirements\.txt", (ROOT / "acme" / "Dockerfile").read_text())
-    for image in ("backup", "tests/backup"):
+    for image in ("backup", "tests/fixtures/s3"):
         dockerfile = (ROOT / image / "Dockerfile").read_text()
         assert re.search(hashed + r"/tmp/requirements\.txt", dockerfile), image
     makefile = (ROOT / "Makefile").read_text()

@@ -95,7 +95,7 @@ def compose_variables(path: str = "compose.yaml") -> set[str]:
 
 
 SCRIPTS = [
-    "scripts", "deploy/swarm", "deploy/k8s", "offline-images", "alertmanager", "nginx",
+    "scripts", "tools", "deploy/swarm", "deploy/k8s", "offline-images", "alertmanager", "nginx",
     "postgres", "redis", "prometheus", "blackbox",
 ]  # fmt: skip
 
@@ -120,7 +120,7 @@ def test_every_variable_the_stack_reads_is_in_env_example(monkeypatch: pytest.Mo
         | script_variables()
         | compose_variables()
         | compose_variables("deploy/swarm/compose.swarm.yaml")
-        | compose_variables("logging/compose.syslog.yaml")
+        | compose_variables("compose.syslog.yaml")
     )
     # A secret is read from NAME_FILE (documented, as wiring) or NAME: never a line in .env.
     secrets = {name for name in read if f"{name}_FILE" in read}

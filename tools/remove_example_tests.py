@@ -6,7 +6,7 @@ conftest.py taking its users in the folder along; each row of a table of cases t
 each test file left without a test. Run `ruff check --fix` after it: it drops the imports left
 unused.
 
-    python3 scripts/remove_example_tests.py tests/unit tests/contract
+    python3 tools/remove_example_tests.py tests/unit tests/contract
 """
 
 from __future__ import annotations

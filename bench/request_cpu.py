@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU time per `GET /healthz` inside the app, without a server: the production app against a
 bare Flask app whose one route returns the same JSON (docs/performance.md, "Where the time
-goes"). Run from the repository with its virtualenv: `.venv/bin/python scripts/request-cpu.py
+goes"). Run from the repository with its virtualenv: `.venv/bin/python bench/request_cpu.py
 [REQUESTS] [--writer] [--profile] [--redis URL]`. Nothing is contacted: /healthz needs no
 database or Redis.
 
