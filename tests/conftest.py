@@ -29,6 +29,18 @@ ITEMS_GROUP = (
 )
 
 
+# The suites whose tests carry their folder's name as a marker (the unit tests mark
+# themselves, file by file): `-m e2e`, `-m contract`... select them.
+SUITES_MARKED_BY_FOLDER = ("contract", "e2e", "swarm", "dev")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(ROOT).parts
+        if parts[0] == "tests" and parts[1] in SUITES_MARKED_BY_FOLDER:
+            item.add_marker(getattr(pytest.mark, parts[1]))
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which deploy/k8s/.venv lacks
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """pytest-xdist's scheduling by scope, the scope being ITEMS_GROUP or else the test itself.

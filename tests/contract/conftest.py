@@ -8,12 +8,6 @@ import pytest
 from tests.support.edge import exit_unless_reachable
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/contract/" in str(item.path):
-            item.add_marker(pytest.mark.contract)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def stack_is_up() -> None:
     exit_unless_reachable("`make up` (or `make swarm-up`)")

@@ -17,12 +17,6 @@ from tests.support.stack import inspect
 DEV_IMAGE = f"{PROJECT}/app:dev"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/dev/" in str(item.path):
-            item.add_marker(pytest.mark.dev)
-
-
 def make(target: str) -> None:
     result = subprocess.run(["make", "-s", target], cwd=ROOT, capture_output=True, text=True,
                             timeout=900)  # fmt: skip

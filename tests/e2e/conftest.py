@@ -8,9 +8,6 @@ from tests.support.edge import exit_unless_reachable
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/e2e/" in str(item.path):
-            item.add_marker(pytest.mark.e2e)
     # The tests that need the edge's limits lifted run first and one after another: nginx is
     # recreated twice in all, not twice for each of them (tests/conftest.py).
     items.sort(key=lambda item: "edge_limits_raised" not in item.fixturenames)

@@ -12,12 +12,6 @@ from tests.support.edge import exit_unless_reachable
 STACK = os.environ.get("SWARM_STACK", "flaskswarm")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/swarm/" in str(item.path):
-            item.add_marker(pytest.mark.swarm)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def swarm_stack_is_up() -> None:
     exit_unless_reachable("`make swarm-up`")
