@@ -3,10 +3,11 @@ put the stack's own back.
 
 A peer is a Compose override file in bench/peers/ applied on top of the stack's own files
 (compose.yaml, or COMPOSE_FILE when set) for the `app` service alone: `docker compose -f ...
--f bench/peers/compose.<peer>.yaml up -d --no-build --wait app`. Restoring is the same command without
-the override, so Compose recreates the app exactly as `make up` made it (same configuration
-hash); `fingerprint` lets the caller check that. nginx, Postgres, Redis and the worker are not
-recreated: nginx resolves the app by name per request, so it follows the new container.
+-f bench/peers/compose.<peer>.yaml up -d --no-build --wait app`. Restoring is the same command
+without the override, so Compose recreates the app exactly as `make up` made it (same
+configuration hash); `fingerprint` lets the caller check that. nginx, Postgres, Redis and the
+worker are not recreated: nginx resolves the app by name per request, so it follows the new
+container.
 """
 
 from __future__ import annotations

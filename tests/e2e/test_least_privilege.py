@@ -5,6 +5,7 @@ files."""
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import socket
 import ssl
@@ -78,23 +79,17 @@ def test_the_app_role_reads_and_writes_rows_and_nothing_more():
 
 
 def test_migrations_run_as_the_owner_which_is_no_superuser_either():
-    status, output = psql_as(
-        "app_owner", "db_owner_password",
-        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-    )  # fmt: skip
-    assert (status, output) == (0, "f")
-    assert psql_as("app_owner", "db_owner_password", "COPY (SELECT 1) TO PROGRAM 'id'")[0] != 0
+    owner = functools.partial(psql_as, "app_owner", "db_owner_password")
+    assert owner("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == (0, "f")
+    assert owner("COPY (SELECT 1) TO PROGRAM 'id'")[0] != 0
     tables = "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
-    assert psql_as("app_owner", "db_owner_password", tables)[1] == "app_owner"
+    assert owner(tables)[1] == "app_owner"
 
 
 def test_the_exporter_monitors_and_reads_no_data():
-    status, output = psql_as(
-        "app_monitor", "db_monitor_password",
-        "SELECT pg_has_role(current_user, 'pg_monitor', 'member')",
-    )  # fmt: skip
-    assert (status, output) == (0, "t")
-    status, output = psql_as("app_monitor", "db_monitor_password", "SELECT * FROM public.items")
+    monitor = functools.partial(psql_as, "app_monitor", "db_monitor_password")
+    assert monitor("SELECT pg_has_role(current_user, 'pg_monitor', 'member')") == (0, "t")
+    status, output = monitor("SELECT * FROM public.items")
     assert status != 0 and "permission denied" in output
 
 

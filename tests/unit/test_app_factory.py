@@ -128,18 +128,6 @@ def test_the_manifest_beside_the_package_is_used_unless_another_is_named(
     assert stylesheet() == "/static/css/site.css"
 
 
-def test_the_proxys_forwarded_host_and_prefix_shape_the_public_urls(client: FlaskClient) -> None:
-    headers = {
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "items.example.org",
-        "X-Forwarded-Port": "443",
-        "X-Forwarded-Prefix": "/shop",
-    }
-    response = client.post("/api/items", json={"name": "Proxied"}, headers=headers)
-    item_id = response.get_json()["id"]
-    assert response.headers["Location"] == f"https://items.example.org/shop/api/items/{item_id}"
-
-
 @pytest.mark.usefixtures("database")
 def test_the_proxy_counts_come_from_the_config(caplog: pytest.LogCaptureFixture) -> None:
     counts = {"for": 2, "proto": 2, "host": 1, "port": 1, "prefix": 1}

@@ -206,12 +206,17 @@ def test_publish_copies_files_named_after_the_manifest_and_removes_those_after_a
     assert sorted(removed) == ["aa-stale.css", "zz-stale.css"]
 
 
+def built_site(tmp_path: Path) -> tuple[Path, Path]:
+    """A one-stylesheet site built into built/, and served/ where it is to be published."""
+    built, served = tmp_path / "built", tmp_path / "served"
+    build(source_tree(tmp_path / "src", {"site.css": "a"}), built)
+    return built, served
+
+
 def test_published_files_are_world_readable_and_made_beside_their_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = source_tree(tmp_path / "src", {"site.css": "a"})
-    built, served = tmp_path / "built", tmp_path / "served"
-    build(src, built)
+    built, served = built_site(tmp_path)
     # The system's temporary directory is elsewhere (another filesystem in the assets job).
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
     publish(built, served)
@@ -222,9 +227,7 @@ def test_published_files_are_world_readable_and_made_beside_their_target(
 def test_a_copy_that_fails_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = source_tree(tmp_path / "src", {"site.css": "a"})
-    built, served = tmp_path / "built", tmp_path / "served"
-    build(src, built)
+    built, served = built_site(tmp_path)
 
     def disk_full(*_: object) -> None:
         raise OSError(28, "No space left on device")

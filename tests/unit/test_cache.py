@@ -482,12 +482,18 @@ def test_an_invalidation_that_cannot_be_recorded_either_is_logged_as_an_error(
     assert error.exc_info and error.exc_info[0] is sa.exc.OperationalError
 
 
+def cached_item(client: FlaskClient, make_item: ItemFactory) -> tuple[dict, str]:
+    """An item named "before" and its URL, read once so that it is cached."""
+    item = make_item("before")
+    url = f"/api/items/{item['id']}"
+    client.get(url)
+    return item, url
+
+
 def test_invalidations_recorded_by_another_process_are_applied_and_logged(
     app: Flask, client: FlaskClient, make_item: ItemFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    item = make_item("before")
-    url = f"/api/items/{item['id']}"
-    client.get(url)  # cached
+    item, url = cached_item(client, make_item)
     with app.app_context():
         # A write by another process, whose invalidation Redis refused.
         db.session.execute(sa.update(Item).values(name="after"))
@@ -504,9 +510,7 @@ def test_invalidations_recorded_by_another_process_are_applied_and_logged(
 def test_a_failed_repair_is_logged_and_the_read_goes_to_the_database(
     app: Flask, client: FlaskClient, make_item: ItemFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    item = make_item("before")
-    url = f"/api/items/{item['id']}"
-    client.get(url)  # cached
+    _, url = cached_item(client, make_item)
     swap_store(app, PartlyBroken(store_of(app), "invalidate"))
     client.patch(url, json={"name": "after"})  # lost, recorded, and not yet repairable
     caplog.clear()

@@ -44,17 +44,28 @@ def test_create_returns_201_with_the_item_and_its_location(client: FlaskClient) 
     assert response.headers["Location"] == f"http://localhost/api/items/{item['id']}"
 
 
-def test_location_is_the_public_https_url_behind_the_proxy(client: FlaskClient) -> None:
-    headers = {
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-Host": "localhost:8443",
-        "X-Forwarded-Port": "8443",
-        "X-Forwarded-For": "203.0.113.9",
-    }
+PROXIED = {  # what nginx sends, and the public address the app must answer with
+    "port and client": (
+        {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "localhost:8443",
+         "X-Forwarded-Port": "8443", "X-Forwarded-For": "203.0.113.9"},
+        "https://localhost:8443",
+    ),
+    "host and prefix": (
+        {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "items.example.org",
+         "X-Forwarded-Port": "443", "X-Forwarded-Prefix": "/shop"},
+        "https://items.example.org/shop",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("headers, public", PROXIED.values(), ids=PROXIED.keys())
+def test_location_is_the_public_url_behind_the_proxy(
+    client: FlaskClient, headers: dict[str, str], public: str
+) -> None:
     response = client.post("/api/items", json={"name": "Proxied"}, headers=headers)
     assert response.status_code == 201
     item_id = response.get_json()["id"]
-    assert response.headers["Location"] == f"https://localhost:8443/api/items/{item_id}"
+    assert response.headers["Location"] == f"{public}/api/items/{item_id}"
 
 
 def test_description_is_optional_and_may_be_null(client: FlaskClient) -> None:

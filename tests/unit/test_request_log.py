@@ -105,12 +105,18 @@ def test_one_access_line_per_request_errors_included(
     assert statuses == [404, 415, 200]
 
 
+def access_line_of(client: FlaskClient, caplog: pytest.LogCaptureFixture, **headers: str) -> dict:
+    """The access line of one GET /healthz sent with these headers."""
+    caplog.set_level(logging.INFO)
+    client.get("/healthz", headers={name.replace("_", "-"): v for name, v in headers.items()})
+    (line,) = access_lines(caplog)
+    return line
+
+
 def test_malformed_request_id_is_replaced(
     client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
-    client.get("/healthz", headers={"X-Request-ID": "bad id!"})
-    (line,) = access_lines(caplog)
+    line = access_line_of(client, caplog, X_Request_ID="bad id!")
     assert re.fullmatch(r"[0-9a-f]{32}", str(line["request_id"]))
 
 
@@ -138,10 +144,8 @@ def test_the_app_does_not_set_x_request_id_on_responses(client: FlaskClient) -> 
 def test_remote_addr_is_the_one_nginx_appended_not_the_clients_claim(
     client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
     # A client claims 198.51.100.7; nginx (the one trusted proxy) appends the real peer.
-    client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
-    (line,) = access_lines(caplog)
+    line = access_line_of(client, caplog, X_Forwarded_For="198.51.100.7, 203.0.113.9")
     assert line["remote_addr"] == "203.0.113.9"
 
 
