@@ -2,7 +2,7 @@
 
 ``count(*)`` reads the whole table (an index-only scan at best): its cost grows with the table,
 and the list paid it on every page. Instead the table ``items_count`` holds the count, split
-over up to SLOTS rows (``slot``, ``n``), and the total is ``sum(n)``: at most SLOTS rows read,
+over up to 16 slot rows (``slot``, ``n``), and the total is ``sum(n)``: at most 16 rows read,
 whatever the size of ``items``.
 
 Who keeps it: triggers on ``items``, in the same transaction as the write that fired them, so
@@ -20,7 +20,7 @@ loading the data, so it is exact too.
 
 Why slots: an update of a row locks it until the transaction commits, so one counter row would
 make every concurrent write wait for the one before it to commit (its fsync included). A write
-adds to the slot ``mod(pg_backend_pid(), SLOTS)``: concurrent connections mostly hit different rows,
+adds to the slot ``mod(pg_backend_pid(), 16)``: concurrent connections mostly hit different rows,
 and one transaction always uses one slot, so two transactions never wait for each other's slot
 in opposite orders (no deadlock). A slot's row is created by the first write that needs it
 (``INSERT ... ON CONFLICT DO UPDATE``), so an empty database has an empty counter. A slot may
@@ -38,8 +38,9 @@ database as empty. The triggers run with the writer's rights: the app's role may
 The total and the page are two statements, as they were with ``count(*)``: under READ
 COMMITTED a write committed between them may show in one and not the other.
 
-The migration (0004) installs the same triggers and initialises the counter from ``count(*)``
-while holding a lock that keeps writers out.
+The triggers are defined once, by the migration that installs them
+(app/migrations/versions/0004_items_count.py), which also sets the counter from ``count(*)``
+while holding a lock that keeps writers out; a change to them is a new revision.
 """
 
 from __future__ import annotations
@@ -50,73 +51,12 @@ import sqlalchemy as sa
 
 from app.extensions import db
 
-SLOTS = 16
-
 item_count = sa.Table(
     "items_count",
     db.metadata,
     sa.Column("slot", sa.SmallInteger, primary_key=True, autoincrement=False),
     sa.Column("n", sa.BigInteger, nullable=False),
 )
-
-# Postgres: statement-level triggers with transition tables (Postgres 10 and later).
-POSTGRES_DDL = [
-    f"""
-CREATE OR REPLACE FUNCTION items_count_add() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-  delta bigint;
-BEGIN
-  IF TG_OP = 'TRUNCATE' THEN
-    DELETE FROM items_count;
-    RETURN NULL;
-  ELSIF TG_OP = 'INSERT' THEN
-    SELECT count(*) INTO delta FROM added;
-  ELSE
-    SELECT -count(*) INTO delta FROM removed;
-  END IF;
-  IF delta <> 0 THEN
-    INSERT INTO items_count AS c (slot, n) VALUES (mod(pg_backend_pid(), {SLOTS}), delta)
-    ON CONFLICT (slot) DO UPDATE SET n = c.n + EXCLUDED.n;
-  END IF;
-  RETURN NULL;
-END
-$$""",
-    "DROP TRIGGER IF EXISTS items_count_insert ON items",
-    "CREATE TRIGGER items_count_insert AFTER INSERT ON items REFERENCING NEW TABLE AS added "
-    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
-    "DROP TRIGGER IF EXISTS items_count_delete ON items",
-    "CREATE TRIGGER items_count_delete AFTER DELETE ON items REFERENCING OLD TABLE AS removed "
-    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
-    "DROP TRIGGER IF EXISTS items_count_truncate ON items",
-    "CREATE TRIGGER items_count_truncate AFTER TRUNCATE ON items "
-    "FOR EACH STATEMENT EXECUTE FUNCTION items_count_add()",
-]
-
-
-def install(connection: sa.Connection) -> None:
-    """Create (or replace) the triggers that keep ``items_count`` for the connection's
-    database, and set the counter to the rows there are now. Run with writers kept out (the
-    migration locks ``items``; ``create_all`` makes an empty table)."""
-    # SHARE: readers go on, writers wait until the migration's transaction commits.
-    connection.execute(sa.text("LOCK TABLE items IN SHARE MODE"))
-    for statement in POSTGRES_DDL:
-        connection.execute(sa.text(statement))
-    connection.execute(item_count.delete())
-    connection.execute(
-        sa.text(
-            "INSERT INTO items_count (slot, n) SELECT 0, count(*) FROM items HAVING count(*) > 0"
-        )
-    )
-
-
-def _after_create(target: sa.MetaData, connection: sa.Connection, **kw: Any) -> None:
-    if item_count in kw.get("tables", ()):
-        install(connection)
-
-
-# ``create_all`` (a database made without the migrations: bench/request_cpu.py) installs the
-# triggers once every table, ``items`` and ``items_count`` both, exists.
-sa.event.listen(db.metadata, "after_create", _after_create)
 
 
 def total_column() -> sa.ScalarSelect[Any]:

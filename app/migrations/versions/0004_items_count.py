@@ -6,9 +6,8 @@ Initialised from ``count(*)`` with writers to ``items`` held off until this revi
 safely (a database restored from a dump taken before this revision keeps its ``items_count``
 but not the triggers): the table is kept if it exists and the counter set anew.
 
-The triggers are written out here as they were when this revision was made, not imported: a
-later change to app/items/counter.py comes with a revision of its own, and this one still
-does what it did (tests/unit/test_migrations.py compares the two).
+The triggers are written out here, not imported from the app: a later change to them comes
+with a revision of its own, and this one still does what it did.
 
 Revision ID: 0004
 Revises: 0003
@@ -23,7 +22,8 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# As app/items/counter.py had them for this revision (16 slots).
+# The triggers that keep items_count, 16 slots (app/items/counter.py says why); the one
+# definition of them: a change is a revision of its own.
 POSTGRES_DDL = [
     """
 CREATE OR REPLACE FUNCTION items_count_add() RETURNS trigger LANGUAGE plpgsql AS $$
