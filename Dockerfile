@@ -4,27 +4,23 @@
 ARG PYTHON_IMAGE
 
 # Stage 1: build the virtualenv and the fingerprinted static assets where pip may write.
+# The venv as every Python service's image builds it (pyservice/build-venv.sh, the same
+# build stage in acme/Dockerfile and backup/Dockerfile), without setuptools either (-26 MB
+# with pip). Requirements before source, so code changes do not reinstall dependencies.
 FROM ${PYTHON_IMAGE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
-RUN python -m venv /opt/venv
-# Requirements before source, so code changes do not reinstall dependencies.
+COPY --from=pyservice build-venv.sh /usr/local/bin/build-venv
 COPY requirements.txt /tmp/requirements.txt
-# binutils (strip) serves this stage alone; the runtime stages never see it.
+RUN build-venv /tmp/requirements.txt setuptools
+# The libraries' own test suites go too (as the upstream python image drops the standard
+# library's), and the debug symbols of the compiled extensions, which nothing at run time
+# reads (-10 MB; docs/performance.md). binutils (strip) serves this stage alone.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends binutils \
-    && rm -rf /var/lib/apt/lists/*
-# Every file is checked against its hash in requirements.txt. pip and setuptools are needed
-# only here: the runtime venv goes without them (-26 MB). So do the libraries' own test suites
-# (as the upstream python image drops the standard library's) and the debug symbols of the
-# compiled extensions, which nothing at run time reads (-10 MB; docs/performance.md).
-RUN /opt/venv/bin/pip install --no-compile --require-hashes -r /tmp/requirements.txt \
-    && /opt/venv/bin/pip uninstall -q -y pip setuptools \
+    && rm -rf /var/lib/apt/lists/* \
     && site=$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
     && find "$site" -depth -type d \( -name tests -o -name test \) -exec rm -rf '{}' + \
     && rm -rf "$site/sqlalchemy/testing" "$site/alembic/testing" \
-    && find "$site" -name '*.so' -type f -not -path '*.libs/*' -exec strip --strip-unneeded '{}' + \
-    && /opt/venv/bin/python -m compileall -q /opt/venv
+    && find "$site" -name '*.so' -type f -not -path '*.libs/*' -exec strip --strip-unneeded '{}' +
 # The one build of the static files: the app reads their manifest, and the `assets` job
 # publishes them into the volume nginx serves.
 COPY app/assets.py /src/app/assets.py
@@ -44,9 +40,11 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Code is owned by root and read-only for the app user.
 COPY gunicorn.conf.py ./
+COPY --from=pyservice . ./pyservice/
 COPY app/ ./app/
 COPY --from=build /out/ ./static-build/
-RUN rm -rf ./app/static && python -m compileall -q ./app gunicorn.conf.py
+RUN rm -rf ./app/static ./pyservice/build-venv.sh \
+    && python -m compileall -q ./app ./pyservice gunicorn.conf.py
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -3,21 +3,46 @@
 Gunicorn reads this file from its working directory (/app in the image). Check a change with
 `gunicorn --check-config`. Sizing: GUNICORN_WORKERS x GUNICORN_THREADS requests run at once
 per container; the database pool per worker is sized from the same threads (app/config.py).
+
+The master never imports the app (only pyservice/, the services' shared package): what it
+imports before it forks, every worker inherits, and under `make dev` a reloaded worker would
+still run the master's copy. The app's own settings are checked in a process of its own
+(app/preflight.py) before any worker starts.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
-from app.config import Env, gunicorn_threads
+from pyservice.gunicorn import gunicorn_threads
+from pyservice.settings import Env, SettingsError
+
+EX_CONFIG = 78  # gunicorn exits and the container reports the line printed before
+_env = Env(os.environ)
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _read(read: Callable[..., Any], *args: Any) -> Any:
+    """READ(*ARGS); a setting that cannot be used stops gunicorn with one line, exit 78."""
+    try:
+        return read(*args)
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr, flush=True)
+        sys.exit(EX_CONFIG)
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    return _read(_env.int, name, default, minimum)
+
+
+def _env_float(name: str, default: float) -> float:
+    return _read(_env.float, name, default, 0.0)
 
 
 # --- What to serve and where -------------------------------------------------------------
@@ -36,10 +61,10 @@ limit_request_fields = 32768
 limit_request_field_size = 0
 
 # --- Workers ------------------------------------------------------------------------------
-workers = _env_int("GUNICORN_WORKERS", 2)
+workers = _env_int("GUNICORN_WORKERS", 2, minimum=1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-# One definition, shared with the database pool size it implies (app/config.py).
-threads = gunicorn_threads(Env(os.environ))
+# One definition, shared with the database pool size it implies (pyservice/gunicorn.py).
+threads = _read(gunicorn_threads, _env)
 # Worker recycling is off (0) by default: measured (docs/performance.md), every recycle under
 # load closed keep-alive connections that nginx was about to reuse, and a POST sent on one got
 # a 502 (nginx retries only idempotent requests). If your code leaks, set a high value such as
@@ -55,21 +80,22 @@ graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # Heartbeat files in memory: a read-only root filesystem and no disk stalls.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm")
-preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in {"1", "true", "yes"}
+preload_app = _read(_env.bool, "GUNICORN_PRELOAD", False)
 
 # --- Logs: JSON on stdout; the app writes the one access line per request ------------------
-# In each worker the lines go out through one writer thread (app/logs.py, started in
-# post_worker_init below), so that no request thread waits on the stdout pipe.
+# The stack's one schema (pyservice/logs.py). In each worker the lines go out through one
+# writer thread (started in post_worker_init below), so that no request thread waits on the
+# stdout pipe; the app adds the request id to its workers' lines (app/logs.py).
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 accesslog = None
 errorlog = "-"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "pyservice.logs.JsonFormatter"}},
     "handlers": {
         "stdout": {
-            "class": "app.logs.WriterThreadHandler",
+            "class": "pyservice.logs.WriterThreadHandler",
             "formatter": "json",
             "stream": "ext://sys.stdout",
         }
@@ -92,7 +118,7 @@ metrics_port = _env_int("METRICS_PORT", 9100)
 # answer expires, it still sends new requests here, and a POST that lands in the listen
 # backlog as the socket closes cannot be retried. 0 (Compose, where make deploy switches
 # nginx first) stops at once.
-shutdown_delay = float(os.environ.get("GUNICORN_SHUTDOWN_DELAY", "0"))
+shutdown_delay = _env_float("GUNICORN_SHUTDOWN_DELAY", 0.0)
 
 
 def _delay_sigterm(server) -> None:
@@ -107,19 +133,14 @@ def _delay_sigterm(server) -> None:
 
 
 def on_starting(server) -> None:
-    """Refuse to start with a bad configuration, before any worker serves a request."""
-    from app.telemetry import reset_multiproc_dir
-
-    reset_multiproc_dir()
+    """Refuse to start with a bad configuration, before any worker serves a request: the
+    app's settings are checked, and the metrics directory emptied, by app/preflight.py in a
+    process of its own (its one line on stderr and its exit code are the master's)."""
     if shutdown_delay > 0:
         _delay_sigterm(server)
-    from app.config import ConfigError, get_config
-
-    try:
-        get_config()
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr, flush=True)
-        sys.exit(78)  # EX_CONFIG: gunicorn exits and the container reports the line above
+    code = subprocess.run([sys.executable, "-m", "app.preflight"], check=False).returncode
+    if code != 0:
+        sys.exit(code)
 
 
 def when_ready(server) -> None:
@@ -167,7 +188,7 @@ def post_request(worker, req, environ, resp) -> None:
 
 
 def post_worker_init(worker) -> None:
-    from app.logs import start_log_writers
+    from pyservice.logs import start_log_writers
 
     start_log_writers()
     if worker.cfg.worker_class_str != "gthread" or worker.cfg.timeout <= 0:

@@ -95,10 +95,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.version import __version__
+from pyservice.gunicorn import gunicorn_threads
+from pyservice.settings import Env, SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# Threads per gunicorn worker; gunicorn.conf.py reads it through gunicorn_threads() too.
-DEFAULT_GUNICORN_THREADS = 4
 MIN_SECRET_KEY_BYTES = 32
 MAX_CONTENT_LENGTH = 1024 * 1024
 # Redis is a cache: a slow or dead Redis must cost a request at most this many seconds.
@@ -125,12 +125,8 @@ _PLACEHOLDERS = frozenset(
         "xxx",
     }
 )
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-
-
-class ConfigError(Exception):
-    """Invalid configuration; the message is one line naming the variable."""
+# Invalid configuration; the message is one line naming the variable.
+ConfigError = SettingsError
 
 
 def is_placeholder(value: str) -> bool:
@@ -142,71 +138,6 @@ def is_placeholder(value: str) -> bool:
         or lowered.startswith(("replace", "change"))
         or "changeme" in squashed
     )
-
-
-class Env:
-    """Typed, validated access to one snapshot of the environment."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def str(self, name: str, default: str) -> str:
-        value = self._environ.get(name, "").strip()
-        return value or default
-
-    def optional(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
-
-    def secret(self, name: str) -> str | None:
-        file_name = self._environ.get(f"{name}_FILE", "").strip()
-        if file_name:
-            try:
-                value = Path(file_name).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"{name}_FILE cannot be read ({exc.strerror or exc})") from None
-            # An empty file means "not set": optional secrets (Sentry's DSN) start empty.
-            return value or None
-        return self.optional(name)
-
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-        if value < minimum:
-            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-        return value
-
-    def float(self, name: str, default: float, minimum: float, maximum: float) -> float:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def bool(self, name: str, default: bool) -> bool:
-        raw = self.optional(name)
-        if raw is None:
-            return default
-        if raw.lower() in _TRUE:
-            return True
-        if raw.lower() in _FALSE:
-            return False
-        raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def gunicorn_threads(env: Env) -> int:
-    """Threads per gunicorn worker: gunicorn's `threads` and the default database pool size."""
-    return env.int("GUNICORN_THREADS", DEFAULT_GUNICORN_THREADS, minimum=1)
 
 
 class Config:

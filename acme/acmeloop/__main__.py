@@ -24,6 +24,8 @@ import threading
 import time
 import urllib.request
 
+from pyservice.logs import service_logger
+
 from . import core
 from .metrics import serve
 
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("install-pem")
     commands.add_parser("health")
     args = parser.parse_args(argv)
+    service_logger(core.LOGGER.name)
     if args.command == "renew":
         return renew(args.force)
     if args.command == "install-pem":

@@ -12,10 +12,10 @@ import datetime as dt
 import fcntl
 import ipaddress
 import json
+import logging
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
@@ -26,6 +26,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from pyservice.logs import log_event
+from pyservice.settings import Env, SettingsError
+
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 # certbot's name for the one certificate this stack keeps, whatever its domains.
@@ -33,21 +36,6 @@ LINEAGE = "edge"
 # Generations of the installed certificate kept besides the current one, so that a reader
 # that resolved the previous generation a moment ago can still finish reading it.
 KEEP_GENERATIONS = 2
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be used: one sentence saying which and why."""
-
-
-def _positive(environ: Mapping[str, str], name: str, default: str) -> float:
-    raw = environ.get(name) or default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds or days, not {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, not {raw!r}")
-    return value
 
 
 def issuable(name: str) -> bool:
@@ -102,53 +90,47 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        env = Env(environ)
         domains = tuple(
-            dict.fromkeys(n.lower() for n in environ.get("SERVER_NAME", "").split() if issuable(n))
+            dict.fromkeys(n.lower() for n in env.str("SERVER_NAME", "").split() if issuable(n))
         )
-        staging = environ.get("ACME_STAGING", "0").strip().lower() in {"1", "true", "yes", "on"}
-        server = environ.get("ACME_SERVER", "").strip() or (
-            LETS_ENCRYPT_STAGING if staging else LETS_ENCRYPT
-        )
-        ca_bundle = environ.get("ACME_CA_BUNDLE", "").strip()
-        key_type = environ.get("ACME_KEY_TYPE", "").strip() or "ecdsa"
+        staging = env.bool("ACME_STAGING", False)
+        server = env.str("ACME_SERVER", LETS_ENCRYPT_STAGING if staging else LETS_ENCRYPT)
+        key_type = env.str("ACME_KEY_TYPE", "ecdsa")
         if key_type not in {"ecdsa", "rsa"}:
-            raise SettingsError(f"ACME_KEY_TYPE must be ecdsa or rsa, not {key_type!r}")
+            raise SettingsError(f"ACME_KEY_TYPE must be ecdsa or rsa, got {key_type!r}")
         return cls(
             domains=domains,
-            email=environ.get("ACME_EMAIL", "").strip(),
+            email=env.str("ACME_EMAIL", ""),
             server=server,
-            ca_bundle=ca_bundle,
-            renew_before_days=_positive(environ, "ACME_RENEW_BEFORE_DAYS", "30"),
-            check_interval=_positive(environ, "ACME_CHECK_INTERVAL", "43200"),
-            retry_interval=_positive(environ, "ACME_RETRY_INTERVAL", "3600"),
+            ca_bundle=env.str("ACME_CA_BUNDLE", ""),
+            renew_before_days=_positive(env, "ACME_RENEW_BEFORE_DAYS", 30),
+            check_interval=_positive(env, "ACME_CHECK_INTERVAL", 43200),
+            retry_interval=_positive(env, "ACME_RETRY_INTERVAL", 3600),
             key_type=key_type,
-            state_dir=Path(environ.get("ACME_STATE_DIR", "/srv/acme/state")),
-            webroot=Path(environ.get("ACME_WEBROOT_DIR", "/srv/acme/webroot")),
-            install_dir=Path(environ.get("ACME_INSTALL_DIR", "/srv/acme/tls")),
-            metrics_port=int(_positive(environ, "ACME_METRICS_PORT", "9100")),
+            state_dir=Path(env.str("ACME_STATE_DIR", "/srv/acme/state")),
+            webroot=Path(env.str("ACME_WEBROOT_DIR", "/srv/acme/webroot")),
+            install_dir=Path(env.str("ACME_INSTALL_DIR", "/srv/acme/tls")),
+            metrics_port=env.int("ACME_METRICS_PORT", 9100, minimum=1, maximum=65535),
         )
+
+
+def _positive(env: Env, name: str, default: float) -> float:
+    """A number of seconds or days greater than 0."""
+    return env.float(name, default, 0.0, exclusive_minimum=True)
 
 
 # --- Logging -----------------------------------------------------------------------------------
 
 
+LOGGER = logging.getLogger("acme")
+
+
 def log(event: str, outcome: str, message: str, **fields: object) -> dict:
-    """One JSON object per line on stdout, as every service of the stack logs; returned."""
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    record = {
-        "time": now,
-        "logger": "acme",
-        "event": event,
-        "outcome": outcome,
-        "level": "error" if outcome == "failure" else "info",
-        "message": message,
-        **fields,
-    }
-    sys.stdout.write(json.dumps(record, default=str) + "\n")
-    sys.stdout.flush()
+    """One line of the stack's log schema (pyservice/logs.py) on stdout; returned."""
     global last_record
-    last_record = record
-    return record
+    last_record = log_event(LOGGER, event, outcome, message, **fields)
+    return last_record
 
 
 # The last line logged: what a renewal requested through the service reports back.

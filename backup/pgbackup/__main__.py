@@ -30,9 +30,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import start_http_server
 
+from pyservice.logs import service_logger
+
 from . import dump, metrics, retention
 from .bucket import Bucket, BucketError
-from .log import log
+from .log import LOGGER, log
 from .settings import Settings, SettingsError
 from .verify import VerifyError, verify
 
@@ -190,6 +192,7 @@ def health(settings: Settings) -> int:
 
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "run"
+    service_logger(LOGGER.name, stream="stderr" if command == "fetch" else "stdout")
     settings = _settings()
     if command == "run":
         return run(settings)

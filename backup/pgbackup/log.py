@@ -1,23 +1,14 @@
-"""One JSON object per line, as every service of the stack logs: on stderr, so that stdout
-stays free for the dumps `fetch` writes."""
+"""The service's log lines, in the stack's one schema (pyservice/logs.py): JSON on stdout, or
+on stderr for `fetch`, whose stdout is the dump (pgbackup/__main__.py configures which)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import sys
+import logging
+
+from pyservice.logs import log_event
+
+LOGGER = logging.getLogger("backup")
 
 
 def log(event: str, outcome: str, message: str, **fields: object) -> None:
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    record = {
-        "time": now,
-        "logger": "backup",
-        "event": event,
-        "outcome": outcome,
-        "level": "error" if outcome == "failure" else "info",
-        "message": message,
-        **fields,
-    }
-    sys.stderr.write(json.dumps(record, default=str) + "\n")
-    sys.stderr.flush()
+    log_event(LOGGER, event, outcome, message, **fields)

@@ -1,12 +1,15 @@
 """The database through the Postgres client tools (pg_dump, pg_restore, psql) of the image,
-as the superuser whose password is the service's secret."""
+as the superuser whose password is the service's secret (a secret file that cannot be read is
+an error naming POSTGRES_PASSWORD_FILE, not an empty password)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 
-from .settings import Settings, read_secret
+from pyservice.settings import read_secret
+
+from .settings import Settings
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -14,7 +17,7 @@ def environment(settings: Settings) -> dict[str, str]:
         **os.environ,
         "PGHOST": settings.host,
         "PGUSER": settings.user,
-        "PGPASSWORD": read_secret(settings.password_file),
+        "PGPASSWORD": read_secret(settings.password_file, "POSTGRES_PASSWORD_FILE") or "",
         "PGCONNECT_TIMEOUT": "10",
     }
 

@@ -1,5 +1,6 @@
 """The service's settings, from its environment (compose.yaml sets them; .env.example lists
-them with their defaults)."""
+them with their defaults), read as every Python service of the stack reads them
+(pyservice/settings.py)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from pyservice.settings import Env, SettingsError
 
-class SettingsError(Exception):
-    """A setting the service cannot work with."""
-
-
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = environ.get(name, "").strip() or str(default)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def read_secret(path: str) -> str:
-    """A secret file's content without surrounding whitespace; blank when it does not exist."""
-    try:
-        return Path(path).read_text().strip()
-    except FileNotFoundError:
-        return ""
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +36,9 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        recipient = environ.get("BACKUP_AGE_RECIPIENT", "").strip()
-        bucket = environ.get("BACKUP_S3_BUCKET", "").strip()
+        env = Env(environ)
+        recipient = env.str("BACKUP_AGE_RECIPIENT", "")
+        bucket = env.str("BACKUP_S3_BUCKET", "")
         if recipient and not recipient.startswith("age1"):
             raise SettingsError("BACKUP_AGE_RECIPIENT must be an age public key (age1...)")
         if bucket and not recipient:
@@ -64,23 +47,21 @@ class Settings:
                 "encrypted only"
             )
         return cls(
-            host=environ.get("POSTGRES_HOST", "postgres"),
-            database=environ.get("POSTGRES_DB", "app"),
-            user=environ.get("POSTGRES_USER", "postgres"),
-            password_file=environ.get("POSTGRES_PASSWORD_FILE", "/run/secrets/postgres_password"),
-            directory=Path(environ.get("BACKUP_DIR", "/var/lib/postgresql/backups")),
-            interval=_int(environ, "BACKUP_INTERVAL_SECONDS", 86400, 1),
-            keep_local=_int(environ, "BACKUP_KEEP", 7, 1),
-            verify_interval=_int(environ, "BACKUP_VERIFY_INTERVAL_SECONDS", 86400, 0),
+            host=env.str("POSTGRES_HOST", "postgres"),
+            database=env.str("POSTGRES_DB", "app"),
+            user=env.str("POSTGRES_USER", "postgres"),
+            password_file=env.str("POSTGRES_PASSWORD_FILE", "/run/secrets/postgres_password"),
+            directory=Path(env.str("BACKUP_DIR", "/var/lib/postgresql/backups")),
+            interval=env.int("BACKUP_INTERVAL_SECONDS", 86400, minimum=1),
+            keep_local=env.int("BACKUP_KEEP", 7, minimum=1),
+            verify_interval=env.int("BACKUP_VERIFY_INTERVAL_SECONDS", 86400, minimum=0),
             recipient=recipient,
-            identity_file=environ.get(
-                "BACKUP_AGE_IDENTITY_FILE", "/run/secrets/backup_age_identity"
-            ),
+            identity_file=env.str("BACKUP_AGE_IDENTITY_FILE", "/run/secrets/backup_age_identity"),
             bucket=bucket,
-            prefix=environ.get("BACKUP_S3_PREFIX", "").strip(),
-            endpoint_url=environ.get("BACKUP_S3_ENDPOINT_URL", "").strip(),
-            region=environ.get("BACKUP_S3_REGION", "").strip() or "us-east-1",
-            keep_daily=_int(environ, "BACKUP_KEEP_DAILY", 7, 1),
-            keep_weekly=_int(environ, "BACKUP_KEEP_WEEKLY", 5, 0),
-            metrics_port=_int(environ, "BACKUP_METRICS_PORT", 9100, 1),
+            prefix=env.str("BACKUP_S3_PREFIX", ""),
+            endpoint_url=env.str("BACKUP_S3_ENDPOINT_URL", ""),
+            region=env.str("BACKUP_S3_REGION", "us-east-1"),
+            keep_daily=env.int("BACKUP_KEEP_DAILY", 7, minimum=1),
+            keep_weekly=env.int("BACKUP_KEEP_WEEKLY", 5, minimum=0),
+            metrics_port=env.int("BACKUP_METRICS_PORT", 9100, minimum=1, maximum=65535),
         )

@@ -5,8 +5,9 @@ many workers and threads as the stack's gunicorn (GUNICORN_WORKERS, GUNICORN_THR
 import os
 import sys
 
-from app.config import Env, gunicorn_threads
 from app.telemetry import reset_multiproc_dir
+from pyservice.gunicorn import gunicorn_threads
+from pyservice.settings import Env
 
 reset_multiproc_dir()
 workers = os.environ.get("GUNICORN_WORKERS", "2")

@@ -5,6 +5,7 @@ start the server; each process of the session has its own database, emptied befo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db
+from pyservice.logs import service_logger
 from tests.support import postgres
 
 ItemFactory = Callable[..., dict[str, Any]]
@@ -98,3 +100,14 @@ def make_item(client: FlaskClient) -> ItemFactory:
         return body
 
     return make
+
+
+@pytest.fixture
+def service_logging() -> Iterator[Callable[[str], logging.Logger]]:
+    """Configure the logging of a service (acme, backup) as its command does; the root
+    logger's handlers and level are put back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield service_logger
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -94,6 +94,12 @@ class FakeCertbot:
         return subprocess.CompletedProcess(command, code, output, "")
 
 
+@pytest.fixture(autouse=True)
+def acme_logging(service_logging) -> None:
+    """acme's lines on stdout, as `python -m acmeloop` configures them."""
+    service_logging(core.LOGGER.name)
+
+
 def json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
@@ -207,7 +213,7 @@ def test_a_first_cycle_obtains_installs_for_nginx_and_logs_one_line(tmp_path, ca
         assert installed.read_bytes() == (settings.lineage_fullchain.parent / name).read_bytes()
     assert stat.S_IMODE(live.resolve().stat().st_mode) == 0o750
     [line] = json_lines(capsys)
-    assert (line["event"], line["outcome"], line["level"]) == ("renewal", "success", "info")
+    assert (line["event"], line["outcome"], line["level"]) == ("renewal", "success", "INFO")
     assert "example.com" in line["message"] and line["serial"] == "65"
     values = metrics(settings)
     assert values["acme_configured"] == 1 and values["acme_certificate_installed"] == 1
@@ -261,7 +267,7 @@ def test_a_failed_renewal_keeps_the_certificate_logs_why_and_is_retried(tmp_path
     assert not core.cycle(settings, force=True, runner=certbot, clock=lambda: NOW + 10)
     assert (settings.install_dir / "live" / "fullchain.pem").read_bytes() == before
     [line] = json_lines(capsys)
-    assert (line["event"], line["outcome"], line["level"]) == ("renewal", "failure", "error")
+    assert (line["event"], line["outcome"], line["level"]) == ("renewal", "failure", "ERROR")
     assert "Connection refused" in line["message"]
     assert "keeps serving the current certificate" in line["message"]
     values = metrics(settings)

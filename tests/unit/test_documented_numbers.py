@@ -383,7 +383,7 @@ def test_the_timeouts_keep_the_order_configuration_md_asks_for() -> None:
     resolver_valid = default(ENTRY, r"\$\{NGINX_RESOLVER_VALID:-(\w+)\}")
     worker_timeout = default("gunicorn.conf.py", r'_env_int\("GUNICORN_TIMEOUT", (\d+)\)')
     graceful = default("gunicorn.conf.py", r'_env_int\("GUNICORN_GRACEFUL_TIMEOUT", (\d+)\)')
-    delay = default("gunicorn.conf.py", r'"GUNICORN_SHUTDOWN_DELAY", "([\d.]+)"\)')
+    delay = default("gunicorn.conf.py", r'_env_float\("GUNICORN_SHUTDOWN_DELAY", ([\d.]+)\)')
     swarm_delay = default("deploy/swarm/compose.swarm.yaml", r'GUNICORN_SHUTDOWN_DELAY: "([\d.]+)"')
     deploy_stop = default("scripts/deploy.sh", r"\ndocker stop -t (\d+) ")
     deploy_wait = default("scripts/deploy.sh", r"\$\{DEPLOY_RESOLVER_WAIT_SECONDS:-(\d+)\}")

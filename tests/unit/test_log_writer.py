@@ -1,5 +1,6 @@
-"""app.logs.WriterThreadHandler: gunicorn's log handler. Request threads queue their lines; one
-writer thread per worker writes them; nothing is lost or cut, and a forked child writes at once."""
+"""pyservice.logs.WriterThreadHandler: gunicorn's log handler. Request threads queue their
+lines; one writer thread per worker writes them; nothing is lost or cut, and a forked child
+writes at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 
 import pytest
 
-from app.logs import JsonFormatter, WriterThreadHandler, start_log_writers
+from pyservice.logs import JsonFormatter, WriterThreadHandler, start_log_writers
 
 pytestmark = pytest.mark.unit
 
