@@ -378,7 +378,7 @@ def test_renew_without_a_running_service_renews_in_its_own_process(tmp_path, mon
     core.pid_file(settings).write_text("999999999")  # a service that is gone
     assert core.service_pid(settings) is None
     monkeypatch.setattr(core.Settings, "from_environ", classmethod(lambda cls, env: settings))
-    monkeypatch.setattr(core.subprocess, "run", certbot)
+    monkeypatch.setattr(subprocess, "run", certbot)
     assert cli.main(["renew", "--force"]) == 0
     assert len(certbot.commands) == 1
     assert json_lines(capsys)[-1]["outcome"] == "success"

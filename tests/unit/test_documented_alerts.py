@@ -118,9 +118,9 @@ def test_the_thresholds_keep_what_the_docs_say_of_them() -> None:
     assert interval < threshold("BackupTooOld", age) < 2 * interval
     verify = compose_default("BACKUP_VERIFY_INTERVAL_SECONDS")
     assert 2 * verify < threshold("BackupVerificationTooOld", age)
-    acme = (ROOT / "acme" / "acmeloop" / "core.py").read_text()
-    renew = re.search(r'"ACME_RENEW_BEFORE_DAYS", "(\d+)"', acme)
-    assert renew, "acme/acmeloop/core.py no longer gives ACME_RENEW_BEFORE_DAYS a default"
+    acme = (ROOT / "acme" / "acmeloop" / "settings.py").read_text()
+    renew = re.search(r'"ACME_RENEW_BEFORE_DAYS", (\d+)\)', acme)
+    assert renew, "acme/acmeloop/settings.py no longer gives ACME_RENEW_BEFORE_DAYS a default"
     days = r"/ 86400 < ([\d.]+)"
     for alert in ("CertificateExpiresSoon", "EdgeCertificateExpiresSoon"):
         assert threshold(alert, days) < float(renew.group(1)), alert
