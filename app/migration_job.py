@@ -24,9 +24,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from app import create_database_app
-from app.config import ConfigError, Env
+from app.config import ConfigError
 from app.extensions import db
 from app.logs import configure_logging
+from pyservice.settings import Env
 
 # "flaskst" in ASCII: any fixed bigint works as long as every run of this app uses the same.
 ADVISORY_LOCK_ID = 0x666C61736B7374

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,26 @@ def test_the_apps_preflight_refuses_a_bad_configuration_with_exit_78() -> None:
     )  # fmt: skip
     assert result.returncode == 78
     assert result.stderr.startswith("configuration error: FLASK_CONFIG must be one of")
+
+
+# --- The images ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dockerfile", "uid"), [
+    ("Dockerfile", "APP_UID"), ("acme/Dockerfile", "ACME_UID"), ("backup/Dockerfile", "BACKUP_UID"),
+])  # fmt: skip
+def test_the_python_images_build_their_venv_one_way_and_take_their_user_from_an_arg(
+    dockerfile: str, uid: str
+) -> None:
+    text = (ROOT / dockerfile).read_text()
+    build = text[text.index("AS build\n") : text.index("\nFROM ", text.index("AS build\n"))]
+    lines = build.splitlines()
+    assert lines[1:3] == [
+        "COPY --from=pyservice build-venv.sh /usr/local/bin/build-venv",
+        "COPY requirements.txt /tmp/requirements.txt",
+    ]
+    assert lines[3].startswith("RUN build-venv /tmp/requirements.txt")
+    assert "COPY --from=pyservice . ./pyservice/" in text
+    assert re.search(rf"^ARG {uid}=\d+$", text, re.M)
+    assert re.search(rf"^USER \$\{{{uid}\}}:\$\{{[A-Z_]+\}}$", text, re.M)
+    assert not re.search(r"\bpython3\b", text), "one python invocation: `python`"
