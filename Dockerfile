@@ -8,7 +8,7 @@ ARG PYTHON_IMAGE
 # build stage in acme/Dockerfile and backup/Dockerfile), without setuptools either (-26 MB
 # with pip). Requirements before source, so code changes do not reinstall dependencies.
 FROM ${PYTHON_IMAGE} AS build
-COPY --from=pyservice build-venv.sh /usr/local/bin/build-venv
+COPY pyservice/build-venv.sh /usr/local/bin/build-venv
 COPY requirements.txt /tmp/requirements.txt
 RUN build-venv /tmp/requirements.txt setuptools
 # The libraries' own test suites go too (as the upstream python image drops the standard
@@ -40,11 +40,10 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 # Code is owned by root and read-only for the app user.
 COPY gunicorn.conf.py ./
-COPY --from=pyservice . ./pyservice/
+COPY pyservice/*.py ./pyservice/
 COPY app/ ./app/
 COPY --from=build /out/ ./static-build/
-RUN rm -rf ./app/static ./pyservice/build-venv.sh \
-    && python -m compileall -q ./app ./pyservice gunicorn.conf.py
+RUN rm -rf ./app/static && python -m compileall -q ./app ./pyservice gunicorn.conf.py
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

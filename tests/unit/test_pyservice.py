@@ -243,12 +243,10 @@ def test_the_python_images_build_their_venv_one_way_and_take_their_user_from_an_
     text = (ROOT / dockerfile).read_text()
     build = text[text.index("AS build\n") : text.index("\nFROM ", text.index("AS build\n"))]
     lines = build.splitlines()
-    assert lines[1:3] == [
-        "COPY --from=pyservice build-venv.sh /usr/local/bin/build-venv",
-        "COPY requirements.txt /tmp/requirements.txt",
-    ]
+    assert lines[1] == "COPY pyservice/build-venv.sh /usr/local/bin/build-venv"
+    assert re.fullmatch(r"COPY ([a-z]+/)?requirements\.txt /tmp/requirements\.txt", lines[2])
     assert lines[3].startswith("RUN build-venv /tmp/requirements.txt")
-    assert "COPY --from=pyservice . ./pyservice/" in text
+    assert "COPY pyservice/*.py ./pyservice/" in text
     assert re.search(rf"^ARG {uid}=\d+$", text, re.M)
     assert re.search(rf"^USER \$\{{{uid}\}}:\$\{{[A-Z_]+\}}$", text, re.M)
     assert not re.search(r"\bpython3\b", text), "one python invocation: `python`"
