@@ -315,7 +315,7 @@ def test_failure_with_the_ca_stopped_the_old_certificate_keeps_serving(pebble):
         failures = [entry for entry in acme_log_lines("1m") if entry["outcome"] == "failure"]
         assert failures, "no failure logged"
         line = failures[-1]
-        assert line["level"] == "error" and line["event"] == "renewal"
+        assert line["level"] == "ERROR" and line["event"] == "renewal"
         assert "pebble" in line["message"] and "keeps serving" in line["message"]
         values = acme_metrics(with_pebble)
         assert values["acme_last_attempt_failed"] == 1
