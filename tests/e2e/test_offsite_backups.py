@@ -190,7 +190,7 @@ def backup_now(env: dict[str, str]) -> str:
     """Take a backup at once through the service; the bucket key it uploaded."""
     took = compose("--profile", "backup", "exec", "-T", "backup", "python", "-m", "pgbackup",
                    "backup", env=env)  # fmt: skip
-    (uploaded,) = re.findall(r'"uploaded": "s3://[^/]+/([^"]+)"', took.stderr)
+    (uploaded,) = re.findall(r'"uploaded": "s3://[^/]+/([^"]+)"', took.stdout)
     return uploaded
 
 
