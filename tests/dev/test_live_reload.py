@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 
+import pytest
 import requests
 
 from tests.support.edge import BASE
@@ -33,9 +34,10 @@ def edited(relative: str, old: str, new: str) -> Iterator[None]:
         path.write_text(original)
 
 
-def page(http: requests.Session) -> str:
-    response = http.get(f"{BASE}/", timeout=5)
-    return response.text if response.status_code == 200 else ""
+def page(http: requests.Session, path: str = "/", status: int = 200) -> str:
+    """The body the edge serves at PATH, or "" when it answers another status than STATUS."""
+    response = http.get(f"{BASE}{path}", timeout=5)
+    return response.text if response.status_code == status else ""
 
 
 def same_containers() -> dict[str, tuple[str, str]]:
@@ -45,13 +47,25 @@ def same_containers() -> dict[str, tuple[str, str]]:
     }
 
 
-def served_then_restored(http: requests.Session, relative: str, old: str, new: str, token: str):
+def served_then_restored(
+    http: requests.Session,
+    relative: str,
+    old: str,
+    new: str,
+    token: str,
+    path: str = "/",
+    status: int = 200,
+):
     before = same_containers()
-    assert token not in page(http)
+
+    def body() -> str:
+        return page(http, path, status)
+
+    assert token not in body()
     with edited(relative, old, new):
-        wait_for(lambda: token in page(http), SERVED_WITHIN_SECONDS, 0.25,
+        wait_for(lambda: token in body(), SERVED_WITHIN_SECONDS, 0.25,
                  f"the edited {relative} served through the edge")  # fmt: skip
-    wait_for(lambda: token not in page(http) and page(http) != "", SERVED_WITHIN_SECONDS, 0.25,
+    wait_for(lambda: token not in body() and body() != "", SERVED_WITHIN_SECONDS, 0.25,
              f"the restored {relative} served through the edge")  # fmt: skip
     assert same_containers() == before, "the change was served by new containers or images"
 
@@ -64,6 +78,28 @@ def test_a_saved_change_to_a_route_is_served_through_the_edge_without_a_rebuild(
         'version=current_app.config["APP_VERSION"]',
         f'version="{token}"',
         token,
+    )
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "path", "status"),
+    [
+        # The factory imports it as every worker starts; the 404 body under /api says it.
+        ("app/errors.py", '"The requested resource does not exist."', "/api/{random}", 404),
+        # app/config.py imports it; the home page shows it.
+        ("app/version.py", '__version__ = "1.0.0"', "/", 200),
+    ],
+)
+def test_a_saved_change_to_a_module_imported_at_start_up_is_served_too(
+    http, relative, old, path, status
+):
+    """A reloaded worker is forked from gunicorn's master: it serves a module's new code only
+    if the master never imported that module (gunicorn.conf.py imports pyservice/, not the
+    app)."""
+    token = f"dev-startup-{uuid.uuid4().hex[:12]}"
+    new = f'__version__ = "{token}"' if relative == "app/version.py" else f'"{token}"'
+    served_then_restored(
+        http, relative, old, new, token, path=path.format(random=uuid.uuid4().hex), status=status
     )
 
 
