@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import app.jobs.metrics  # noqa: F401
 from app import create_app
-from app.jobs import EXTENSION_KEY
+from app.jobs import EXTENSION_KEY, notices
 from app.telemetry import reset_multiproc_dir
+
+# Celery's shutdown notices in the stack's log schema, not as text.
+notices.install()
 
 # Before any metric is written: the app's own (create_app) and the pool processes'.
 reset_multiproc_dir()

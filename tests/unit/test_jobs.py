@@ -4,9 +4,11 @@ among them those that make a job survive its worker (app/jobs/)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,3 +205,20 @@ def test_a_period_is_claimed_once_and_the_next_one_again(app: Flask):
         assert claim_period("job", 60, now=6059.9) is None
         assert claim_period("other", 60, now=6059.9) == 100
         assert claim_period("job", 60, now=6060.0) == 101
+
+
+def test_celerys_signal_handler_notices_are_lines_of_the_log_schema(capfd, monkeypatch) -> None:
+    """The worker's entry routes Celery's `safe_say` (its "Warm shutdown" notice, written
+    straight to the file descriptor) to one JSON line of the schema on stdout."""
+    import celery.apps.worker
+
+    from app.jobs import notices
+
+    monkeypatch.setattr(celery.apps.worker, "safe_say", celery.apps.worker.safe_say)
+    notices.install()
+    assert "notices.install()" in (Path(__file__).parents[2] / "app/jobs/worker.py").read_text()
+    celery.apps.worker.safe_say("worker: Warm shutdown (MainProcess)", sys.__stdout__)
+    out = capfd.readouterr().out
+    [line] = [json.loads(text) for text in out.splitlines()]
+    assert list(line)[:5] == ["timestamp", "level", "logger", "message", "pid"]
+    assert (line["level"], line["message"]) == ("INFO", "worker: Warm shutdown (MainProcess)")
