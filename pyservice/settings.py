@@ -9,8 +9,11 @@ missing Docker secret) is an error naming it, never an empty value.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -52,16 +55,23 @@ class Env:
             return read_secret(file_name, f"{name}_FILE")
         return self.optional(name)
 
+    def _parsed(self, name: str, convert: Callable[[str], T], what: str) -> T | None:
+        """NAME's value converted, None when unset; a value CONVERT refuses is an error that
+        says WHAT was expected."""
+        raw = self.optional(name)
+        if raw is None:
+            return None
+        try:
+            return convert(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
+
     def int(
         self, name: str, default: int, minimum: int = 0, maximum: int | None = None
     ) -> builtins.int:
-        raw = self.optional(name)
-        if raw is None:
+        value = self._parsed(name, builtins.int, "an integer")
+        if value is None:
             return default
-        try:
-            value = builtins.int(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
         if value < minimum:
             raise SettingsError(f"{name} must be at least {minimum}, got {value}")
         if maximum is not None and value > maximum:
@@ -78,13 +88,9 @@ class Env:
         exclusive_minimum: bool = False,
     ) -> builtins.float:
         """A number within [MINIMUM, MAXIMUM] ((MINIMUM, ...] with EXCLUSIVE_MINIMUM)."""
-        raw = self.optional(name)
-        if raw is None:
+        value = self._parsed(name, builtins.float, "a number")
+        if value is None:
             return default
-        try:
-            value = builtins.float(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
         below = value <= minimum if exclusive_minimum else value < minimum
         if maximum is not None and (below or value > maximum):
             raise SettingsError(f"{name} must be between {minimum} and {maximum}, got {value}")
