@@ -1,7 +1,7 @@
-"""The app's modules, read as source: none imports a module that imports it back (a function's
-deferred import included), and the shared machinery needs nothing of the example resource
-(app/items/, app/imports/) but the factory that registers it, so a fork can remove the example
-(docs/forking.md, step 6)."""
+"""The Python services' modules, read as source: none imports a module that imports it back
+(a function's deferred import included), and the shared machinery needs nothing of the
+example resource (app/items/, app/imports/) but the factory that registers it, so a fork can
+remove the example (docs/forking.md, step 6)."""
 
 from __future__ import annotations
 
@@ -17,40 +17,62 @@ EXAMPLE = ("app.items", "app.imports")
 REGISTERS_THE_BLUEPRINTS = "app.factory"
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
+# Where each Python service's modules live, and the package they form (None: a folder of
+# top-level modules run as scripts). The app's is checked for the example's reach too.
+SOURCES = {
+    "app": ("", "app"),
+    "pyservice": ("", "pyservice"),
+    "acme": ("acme", "acmeloop"),
+    "backup": ("backup", "pgbackup"),
+    "bench": ("bench", None),
+    "k8s tools": ("deploy/k8s/tools", None),
+}
+
+
+def module_name(path: Path, base: Path) -> str:
+    parts = path.relative_to(base).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in sorted((ROOT / "app").rglob("*.py"))}
+def modules(source: str = "app") -> dict[str, Path]:
+    folder, package = SOURCES[source]
+    base = ROOT / folder
+    paths = (base / package).rglob("*.py") if package else base.glob("*.py")
+    return {module_name(path, base): path for path in sorted(paths)}
 
 
-def imports_of(path: Path, known: set[str]) -> set[str]:
-    """The app's modules that PATH imports, anywhere in it: `from a.b import c` is a.b.c when
-    that is a module, else a.b."""
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of KNOWN that module NAME (at PATH) imports, anywhere in it: `from a.b
+    import c` is a.b.c when that is a module, else a.b; `from . import c` is read from NAME's
+    package."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join([*parent, module] if module else parent)
             for alias in node.names:
-                child = f"{node.module}.{alias.name}"
-                found.add(child if child in known else node.module)
+                child = f"{module}.{alias.name}" if module else alias.name
+                found.add(child if child in known else module)
     return found & known
 
 
-def graph() -> dict[str, set[str]]:
+def graph(source: str = "app") -> dict[str, set[str]]:
     """Each module's imports, less those of its own enclosing packages: a blueprint's routes
     take `bp` from the package that imports them, the pattern Flask's guide gives."""
-    known = set(modules())
+    found = modules(source)
+    known = set(found)
     return {
         name: {
             imported
-            for imported in imports_of(path, known)
+            for imported in imports_of(name, path, known)
             if imported != name and not name.startswith(f"{imported}.")
         }
-        for name, path in modules().items()
+        for name, path in found.items()
     }
 
 
@@ -91,8 +113,10 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-def test_no_module_of_the_app_imports_one_that_imports_it_back():
-    assert cycles(graph()) == []
+@pytest.mark.parametrize("source", SOURCES)
+def test_no_module_imports_one_that_imports_it_back(source: str):
+    assert modules(source), f"no module found for {source}"
+    assert cycles(graph(source)) == []
 
 
 def test_the_shared_machinery_needs_nothing_of_the_example_but_its_registration():
