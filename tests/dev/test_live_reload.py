@@ -126,6 +126,10 @@ def test_the_worker_restarts_on_a_python_change_and_runs_jobs_again(http):
 
         wait_for(restarted, 30, 0.5, "the worker's restart on the change")
     wait_healthy("worker", 120)
+    # The app imports the task module too (the imports blueprint registers its tasks), so the
+    # edit and its undoing reload the app's workers as well: post once the edge reaches them.
+    wait_for(lambda: http.get(f"{BASE}/healthz", timeout=5).status_code == 200, 60, 0.5,
+             "the app serving again after its reload")  # fmt: skip
     body = post_import(http, import_items(3, f"dev-{token}"))
     assert body.status_code == 202, body.text
     assert wait_finished(http, body.json()["id"])["status"] == "succeeded"
