@@ -22,9 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pyservice.gunicorn import gunicorn_threads
-from pyservice.settings import Env, SettingsError
+from pyservice.settings import EX_CONFIG, Env, SettingsError
 
-EX_CONFIG = 78  # gunicorn exits and the container reports the line printed before
 _env = Env(os.environ)
 
 

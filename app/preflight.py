@@ -9,8 +9,7 @@ import sys
 
 from app.config import ConfigError, get_config
 from app.telemetry import reset_multiproc_dir
-
-EX_CONFIG = 78
+from pyservice.settings import EX_CONFIG
 
 
 def main() -> int:

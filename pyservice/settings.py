@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+# The exit status of a process refused for its configuration (sysexits.h EX_CONFIG): gunicorn
+# and the app's preflight exit with it, and the container reports the line printed before.
+EX_CONFIG = 78
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
